@@ -1,0 +1,206 @@
+"""The scenario schema: every key, its type, unit, default and bounds.
+
+This is the single source of defaults (the model never invents one). Every model forbids
+unknown keys, so a typo in a YAML file is an error rather than a silently ignored setting.
+Units are in the key names (``_s`` seconds, ``_hz`` hertz, ``_db`` decibels, ``_bits``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PolicyKind = Literal["hlm", "uhlm", "cuhlm", "slm_only", "llm_only", "random_skip"]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DevicesConfig(_Base):
+    """The mobile devices, each running the SLM."""
+
+    count: int = Field(1, ge=1, description="Number of devices in the cell.")
+    slm_latency_s: float = Field(
+        0.082,
+        gt=0,
+        description="Device time to draft one token and estimate its uncertainty [s] "
+        "(82 ms: Qwen2.5-Coder-0.5B bf16 on 2 CPU cores, real-models.md §5).",
+    )
+    uncertainty_latency_s: float = Field(
+        0.0,
+        ge=0,
+        description="Extra time for the uncertainty estimate [s]; 0 = overlapped with the draft "
+        "(U-HLM's assumption).",
+    )
+    tokens_per_request: int = Field(
+        256, ge=1, description="Tokens generated per request before the device idles."
+    )
+    think_time_s: float = Field(
+        0.0, ge=0, description="Mean idle gap between requests [s]; 0 = back to back."
+    )
+    think_time_dist: Literal["exponential", "fixed"] = Field(
+        "exponential", description="Distribution of the idle gap between requests."
+    )
+
+
+class ChannelConfig(_Base):
+    """Per-device signal-to-noise ratio on the uplink."""
+
+    model: Literal["fixed"] = Field("fixed", description="`fixed`: every device has `snr_db`.")
+    snr_db: float = Field(
+        17.0,
+        ge=-50,
+        le=80,
+        description="Uplink SNR [dB] (17 dB: DuoDecoding's P=0.5 W, g=1e-8, N=1e-10 W).",
+    )
+
+
+class UplinkConfig(_Base):
+    """The shared uplink radio."""
+
+    bandwidth_hz: float = Field(10e6, gt=0, description="Uplink bandwidth W [Hz].")
+    scheduler: Literal["equal_share"] = Field(
+        "equal_share",
+        description="`equal_share`: every active transmission gets W / n_active (fluid "
+        "processor sharing).",
+    )
+
+
+class DownlinkConfig(_Base):
+    """Return path from the base station to the device (the verified token is tiny)."""
+
+    latency_s: float = Field(0.0, ge=0, description="Downlink delay per verified token [s].")
+
+
+class ServerConfig(_Base):
+    """The base station's LLM verification server."""
+
+    gpus: int = Field(1, ge=1, description="Number of GPUs, each serving one batch at a time.")
+    llm_latency_s: float = Field(
+        0.208,
+        gt=0,
+        description="Time of one verification with batch size 1 [s] (208 ms: "
+        "Qwen2.5-Coder-1.5B bf16 on CPU, real-models.md §5).",
+    )
+    max_batch: int = Field(1, ge=1, description="Largest number of verifications in one batch.")
+    batch_per_item_s: float = Field(
+        0.0,
+        ge=0,
+        description="Extra latency per additional item in a batch [s]: "
+        "t(b) = llm_latency_s + batch_per_item_s * (b - 1).",
+    )
+    max_wait_s: float = Field(
+        0.0,
+        ge=0,
+        description="How long an idle GPU waits for a batch to fill before starting [s].",
+    )
+
+
+class PolicyConfig(_Base):
+    """Which scheme decides, per token, whether to transmit."""
+
+    kind: PolicyKind = Field("uhlm", description="Scheme (see README, 'Policies').")
+    threshold: float = Field(
+        0.081,
+        ge=0,
+        le=1,
+        description="Uncertainty threshold u_th: a token is skipped when u <= u_th "
+        "(0.081: CU-HLM's risk-averse threshold, hlm-theory.md §4).",
+    )
+    truncation_k: int | None = Field(
+        None,
+        ge=1,
+        description="CU-HLM: keep the k most likely entries (must be in the trace's k_grid); "
+        "null = send the whole vocabulary.",
+    )
+    tv_budget: float | None = Field(
+        None,
+        gt=0,
+        description="CU-HLM online truncation: per token, the smallest grid k whose "
+        "distortion bound U_TV(k) <= tv_budget (CU-HLM eq. 26). Exclusive with truncation_k.",
+    )
+    rejection_a: float = Field(
+        0.815, description="Slope a of the linear rejection model beta = a*u + b (CU-HLM, SEC)."
+    )
+    rejection_b: float = Field(
+        -0.066, description="Intercept b of the linear rejection model (CU-HLM, SEC)."
+    )
+    skip_probability: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="random_skip: probability of skipping a token; null = the share of trace "
+        "rows with u <= threshold (Rand-HLM matched to U-HLM).",
+    )
+
+    @model_validator(mode="after")
+    def _check_truncation(self) -> PolicyConfig:
+        if self.truncation_k is not None and self.tv_budget is not None:
+            raise ValueError("set either truncation_k or tv_budget, not both")
+        if self.kind != "cuhlm" and (self.truncation_k is not None or self.tv_budget is not None):
+            raise ValueError(
+                f"truncation_k and tv_budget apply to kind 'cuhlm' only (kind is {self.kind!r})"
+            )
+        return self
+
+
+class PayloadConfig(_Base):
+    """How a draft distribution is encoded on the uplink."""
+
+    prob_bits: int = Field(8, ge=1, le=64, description="Bits per probability value b_p.")
+    encoding: Literal["indexed", "dense"] = Field(
+        "indexed",
+        description="Full-vocabulary payload: `indexed` = |V|*(b_p + b_i) (the papers' HLM "
+        "baseline), `dense` = |V|*b_p (no indices). Truncated payloads are always indexed.",
+    )
+    vocab_size: int | None = Field(
+        None,
+        ge=2,
+        description="|V| for payload sizes; null = the trace's vocabulary (index bits "
+        "b_i = ceil(log2 |V|)). Set 32000 to reproduce the papers' payloads.",
+    )
+    overhead_bits: int = Field(
+        0, ge=0, description="Fixed bits added to every transmission (headers, draft id)."
+    )
+
+
+class TraceConfig(_Base):
+    """The token trace the devices replay."""
+
+    path: Path | None = Field(
+        None,
+        description="Trace Parquet file, or a folder of them (relative paths in a scenario "
+        "file are relative to that file); null = a synthetic trace generated in memory "
+        "(`cuhlm traces synth` documents its model).",
+    )
+    synth_seed: int = Field(
+        0, ge=0, description="Seed of the synthetic trace (and of any reconstructed columns)."
+    )
+    synth_rows: int = Field(
+        20_000, ge=100, description="Rows of the in-memory synthetic trace (path: null)."
+    )
+    kinds: list[Literal["code", "prose", "chat"]] | None = Field(
+        None, description="Replay only these prompt kinds; null = all rows."
+    )
+
+
+class Scenario(_Base):
+    """One simulated cell: devices, channel, uplink, GPU server, policy and trace."""
+
+    name: str = Field("", description="Free-form name, copied into the outputs.")
+    seed: int = Field(0, ge=0, description="Root seed of every random stream.")
+    duration_s: float = Field(
+        60.0, gt=0, description="Simulated time measured after the warm-up [s]."
+    )
+    warmup_s: float = Field(5.0, ge=0, description="Simulated time discarded at the start [s].")
+    devices: DevicesConfig = DevicesConfig()
+    channel: ChannelConfig = ChannelConfig()
+    uplink: UplinkConfig = UplinkConfig()
+    downlink: DownlinkConfig = DownlinkConfig()
+    server: ServerConfig = ServerConfig()
+    policy: PolicyConfig = PolicyConfig()
+    payload: PayloadConfig = PayloadConfig()
+    trace: TraceConfig = TraceConfig()

@@ -1,0 +1,1 @@
+"""Metric collection during a run (recorder) and the summary computed after it (compute)."""

@@ -1,0 +1,93 @@
+"""The run summary: every metric of ``docs/metrics.md`` computed from a finished run.
+
+Names here are the keys of ``summary.json``; the formulas are documented in docs/metrics.md
+with the same names. Ratios with an empty denominator are ``None`` (JSON null), never 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cuhlm_sim.metrics.recorder import STAGES
+from cuhlm_sim.model.engine import RunResult
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
+    """Inverted-CDF quantile of a weighted sample (exact for repeated values)."""
+    if values.size == 0 or weights.sum() <= 0:
+        return None
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cw = np.cumsum(w)
+    idx = int(np.searchsorted(cw, q * cw[-1], side="left"))
+    return float(v[min(idx, v.size - 1)])
+
+
+def jain_index(x: np.ndarray) -> float | None:
+    """Jain's fairness index (Σx)² / (n Σx²): 1 = perfectly fair, 1/n = one device gets all."""
+    x = np.asarray(x, dtype=np.float64)
+    s2 = float((x * x).sum())
+    return None if s2 == 0 else float(x.sum() ** 2 / (x.size * s2))
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else float(num) / float(den)
+
+
+def summarize(result: RunResult) -> dict[str, Any]:
+    p, r = result.params, result.recorder
+    duration = p.duration_s
+    n = r.n_tokens
+    tau = p.devices.token_time_s
+    values, weights = r.latency_samples()
+    lat_mean = None if weights.sum() == 0 else float((values * weights).sum() / weights.sum())
+    n_uplink = r.uplink_transmissions
+    throughput = n / duration
+    # Per-stage breakdown over all tokens: skipped tokens spend τ in the SLM stage only.
+    stage_totals = list(r.stage_sums)
+    stage_totals[0] += sum(k * c for k, c in r.skip_latency.items())
+    breakdown = {f"{s}_s": _ratio(v, n) for s, v in zip(STAGES, stage_totals, strict=True)}
+    sent_breakdown = {f"{s}_s": _ratio(v, r.n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)}
+    mean_bits = _ratio(r.bits_sum, n_uplink)
+    summary: dict[str, Any] = {
+        "tokens_generated": int(n),
+        "throughput_tokens_per_s": throughput,
+        "throughput_per_device_tokens_per_s": throughput / p.devices.count,
+        "skip_rate": _ratio(r.n_skipped, n),
+        "transmission_rate": _ratio(r.n_sent, n),
+        "true_skip_rate": _ratio(r.skip_accepted, r.n_skipped),
+        "true_skip_rate_expected": _ratio(r.skip_accept_prob, r.n_skipped),
+        "skip_error_rate": _ratio(r.n_skipped - r.skip_accepted, n),
+        "rejection_rate": _ratio(r.n_rejected, r.n_sent),
+        "acceptance_rate": _ratio(n - r.n_rejected - (r.n_skipped - r.skip_accepted), n),
+        "llm_calls_per_token": _ratio(r.n_sent, n),
+        "uplink_bits_per_transmission": mean_bits,
+        "full_payload_bits": result.payload.full_bits,
+        "payload_compression": None if mean_bits is None
+        else 1.0 - mean_bits / result.payload.full_bits,
+        "mean_truncation_k": _ratio(r.k_sum, n_uplink) if n_uplink else None,
+        "mean_token_latency_s": lat_mean,
+        "p50_token_latency_s": weighted_quantile(values, weights, 0.50),
+        "p95_token_latency_s": weighted_quantile(values, weights, 0.95),
+        "p99_token_latency_s": weighted_quantile(values, weights, 0.99),
+        "mean_verified_token_latency_s": _ratio(sum(r.stage_sums), r.n_sent),
+        "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
+        "mean_uplink_queue_s": _ratio(r.stage_sums[1], n_uplink),
+        "mean_airtime_s": _ratio(r.stage_sums[2], n_uplink),
+        "gpu_utilization": r.gpu_busy_s / (p.server.gpus * duration),
+        "mean_batch_size": _ratio(r.batch_items, r.n_batches),
+        "batch_size_counts": {str(k): v for k, v in sorted(r.batch_size_counts.items())},
+        "uplink_utilization": r.uplink_busy_s / duration,
+        "jain_fairness": jain_index(r.device_tokens),
+        "latency_breakdown_s": breakdown,
+        "verified_latency_breakdown_s": sent_breakdown,
+        "device_token_time_s": tau,
+        "mean_spectral_efficiency_bps_hz": float(np.mean(result.spectral_efficiency)),
+        "trace_skip_fraction": float(result.policy.trace.skip_fraction(p.policy.threshold)),
+        "requests_completed": result.requests_done,
+        "simpy_events": result.events if result.events >= 0 else None,
+        "window_s": [p.warmup_s, p.end_s],
+    }
+    return summary

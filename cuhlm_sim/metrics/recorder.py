@@ -1,0 +1,182 @@
+"""Streaming collection of what happens inside the measurement window [warmup, end].
+
+The model calls the recorder; the recorder never calls the model. Skipped runs arrive as whole
+runs (count, first commit time, spacing), so recording them costs O(1), not O(run length).
+Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters plus
+one float32 latency per transmitted token.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import numpy as np
+
+#: Order of the per-stage latency sums.
+STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
+
+
+def overlap(a: float, b: float, lo: float, hi: float) -> float:
+    """Length of [a, b] ∩ [lo, hi]."""
+    return max(0.0, min(b, hi) - max(a, lo))
+
+
+class Recorder:
+    def __init__(
+        self, window_start_s: float, window_end_s: float, num_devices: int, log_tokens: bool
+    ) -> None:
+        self.w0 = window_start_s
+        self.w1 = window_end_s
+        self.log_tokens = log_tokens
+        self.device_tokens = np.zeros(num_devices, dtype=np.int64)
+        # skipped tokens
+        self.n_skipped = 0
+        self.skip_accepted = 0.0
+        self.skip_accept_prob = 0.0
+        self.skip_latency: dict[float, int] = {}
+        # transmitted (verified) tokens
+        self.n_sent = 0
+        self.n_rejected = 0
+        self.bits_sum = 0.0
+        self.k_sum = 0.0
+        self.sent_latency = array("f")
+        self.stage_sums = [0.0] * len(STAGES)
+        # shared resources
+        self.gpu_busy_s = 0.0
+        self.n_batches = 0
+        self.batch_items = 0
+        self.batch_size_counts: dict[int, int] = {}
+        self.uplink_busy_s = 0.0
+        self.uplink_transmissions = 0
+        # per-token log, as column chunks
+        self._log: list[dict[str, np.ndarray]] = []
+
+    # -- skipped tokens -------------------------------------------------------------------
+    def skipped_run(
+        self,
+        device: int,
+        t_run_start: float,
+        token_s: float,
+        count: int,
+        cum_accepted: np.ndarray,
+        cum_accept_prob: np.ndarray,
+        pos: int,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        """``count`` skipped tokens whose i-th (0-based) commits at t_run_start + (i+1)·token_s.
+
+        ``cum_*`` are prefix sums over the current block; block positions pos..pos+count-1.
+        """
+        lo = max(0, math.ceil((self.w0 - t_run_start) / token_s - 1.0 - 1e-9))
+        hi = min(count - 1, math.floor((self.w1 - t_run_start) / token_s - 1.0 + 1e-9))
+        if hi >= lo:
+            m = hi - lo + 1
+            self.n_skipped += m
+            self.device_tokens[device] += m
+            self.skip_accepted += float(cum_accepted[pos + hi + 1] - cum_accepted[pos + lo])
+            self.skip_accept_prob += float(
+                cum_accept_prob[pos + hi + 1] - cum_accept_prob[pos + lo]
+            )
+            self.skip_latency[token_s] = self.skip_latency.get(token_s, 0) + m
+        if self.log_tokens and rows is not None:
+            commit = t_run_start + token_s * np.arange(1, count + 1)
+            keep = commit <= self.w1
+            n = int(keep.sum())
+            if n:
+                acc = np.diff(cum_accepted[pos : pos + count + 1])[keep] > 0.5
+                self._log.append(
+                    {
+                        "device": np.full(n, device, dtype=np.int32),
+                        "trace_row": rows[pos : pos + count][keep].astype(np.int64),
+                        "t_start_s": commit[keep] - token_s,
+                        "t_commit_s": commit[keep],
+                        "sent": np.zeros(n, dtype=bool),
+                        "accepted": acc,
+                        "payload_bits": np.zeros(n),
+                        "k": np.zeros(n, dtype=np.int64),
+                        "slm_s": np.full(n, token_s),
+                        **{f"{s}_s": np.zeros(n) for s in STAGES[1:]},
+                    }
+                )
+
+    # -- transmitted tokens ---------------------------------------------------------------
+    def sent(self, job, slm_s: float) -> None:  # job: cuhlm_sim.model.job.Job
+        """Record a verified token once it has committed at the device."""
+        t = job.t_commit
+        if self.w0 <= t <= self.w1:
+            self.n_sent += 1
+            self.device_tokens[job.device] += 1
+            if not job.accepted:
+                self.n_rejected += 1
+            self.bits_sum += job.bits
+            self.k_sum += job.k
+            self.sent_latency.append(t - job.t_start)
+            s = self.stage_sums
+            s[0] += slm_s
+            s[1] += job.t_ul_start - job.t_ul_arrive
+            s[2] += job.t_ul_end - job.t_ul_start
+            s[3] += job.t_gpu_start - job.t_gpu_arrive
+            s[4] += job.t_gpu_end - job.t_gpu_start
+            s[5] += t - job.t_gpu_end
+            if job.bits > 0:
+                self.uplink_transmissions += 1
+        if self.log_tokens and t <= self.w1:
+            self._log.append(
+                {
+                    "device": np.array([job.device], dtype=np.int32),
+                    "trace_row": np.array([job.row], dtype=np.int64),
+                    "t_start_s": np.array([job.t_start]),
+                    "t_commit_s": np.array([t]),
+                    "sent": np.array([True]),
+                    "accepted": np.array([job.accepted]),
+                    "payload_bits": np.array([job.bits]),
+                    "k": np.array([job.k], dtype=np.int64),
+                    "slm_s": np.array([slm_s]),
+                    "uplink_queue_s": np.array([job.t_ul_start - job.t_ul_arrive]),
+                    "airtime_s": np.array([job.t_ul_end - job.t_ul_start]),
+                    "gpu_queue_s": np.array([job.t_gpu_start - job.t_gpu_arrive]),
+                    "gpu_service_s": np.array([job.t_gpu_end - job.t_gpu_start]),
+                    "downlink_s": np.array([t - job.t_gpu_end]),
+                }
+            )
+
+    # -- shared resources -----------------------------------------------------------------
+    def gpu_batch(self, start: float, end: float, size: int) -> None:
+        self.gpu_busy_s += overlap(start, end, self.w0, self.w1)
+        if self.w0 <= start <= self.w1:
+            self.n_batches += 1
+            self.batch_items += size
+            self.batch_size_counts[size] = self.batch_size_counts.get(size, 0) + 1
+
+    def uplink_busy(self, start: float, end: float) -> None:
+        self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
+
+    # -- results --------------------------------------------------------------------------
+    @property
+    def n_tokens(self) -> int:
+        return self.n_skipped + self.n_sent
+
+    def latency_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(values, weights) of every in-window token latency, skipped runs as weighted points."""
+        vals = np.concatenate(
+            [np.frombuffer(self.sent_latency, dtype=np.float32).astype(np.float64)]
+            + [np.array(list(self.skip_latency.keys()), dtype=np.float64)]
+        )
+        weights = np.concatenate(
+            [np.ones(len(self.sent_latency))]
+            + [np.array(list(self.skip_latency.values()), dtype=np.float64)]
+        )
+        return vals, weights
+
+    def token_log(self) -> dict[str, np.ndarray] | None:
+        """Per-token columns sorted by commit time, or None if logging was off."""
+        if not self.log_tokens:
+            return None
+        if not self._log:
+            return {}
+        cols = {k: np.concatenate([c[k] for c in self._log]) for k in self._log[0]}
+        order = np.argsort(cols["t_commit_s"], kind="stable")
+        cols = {k: v[order] for k, v in cols.items()}
+        cols["in_window"] = (cols["t_commit_s"] >= self.w0) & (cols["t_commit_s"] <= self.w1)
+        return cols

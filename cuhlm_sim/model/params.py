@@ -1,0 +1,79 @@
+"""Frozen, SI-unit parameters of one simulation run (built from a scenario by config.build)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceParams:
+    count: int
+    slm_latency_s: float
+    uncertainty_latency_s: float
+    tokens_per_request: int
+    think_time_s: float
+    think_time_dist: str  # "exponential" | "fixed"
+
+    @property
+    def token_time_s(self) -> float:
+        """Device time per drafted token (draft + uncertainty estimate)."""
+        return self.slm_latency_s + self.uncertainty_latency_s
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelParams:
+    model: str
+    snr_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkParams:
+    bandwidth_hz: float
+    scheduler: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerParams:
+    gpus: int
+    llm_latency_s: float
+    max_batch: int
+    batch_per_item_s: float
+    max_wait_s: float
+    downlink_latency_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyParams:
+    kind: str
+    threshold: float
+    truncation_k: int | None
+    tv_budget: float | None
+    rejection_a: float
+    rejection_b: float
+    skip_probability: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadParams:
+    prob_bits: int
+    encoding: str  # "indexed" | "dense"
+    vocab_size: int
+    overhead_bits: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimParams:
+    seed: int
+    duration_s: float
+    warmup_s: float
+    devices: DeviceParams
+    channel: ChannelParams
+    uplink: UplinkParams
+    server: ServerParams
+    policy: PolicyParams
+    payload: PayloadParams
+    log_tokens: bool = False
+
+    @property
+    def end_s(self) -> float:
+        return self.warmup_s + self.duration_s

@@ -1,0 +1,56 @@
+"""The policy interface: per trace row, transmit or skip, and what a transmission costs.
+
+A policy sees blocks of trace rows (numpy index arrays), never single tokens, so a new scheme is
+one small vectorised class. Subclass :class:`Policy`, implement :meth:`transmit`, and add it to
+``POLICIES`` in ``policies/__init__.py`` (plus the ``kind`` literal in ``config/schema.py``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from cuhlm_sim.model.params import PolicyParams
+from cuhlm_sim.model.payload import PayloadModel
+from cuhlm_sim.traces.arrays import TraceArrays
+
+
+class Policy(ABC):
+    """Decides whether each drafted token goes to the base station for verification.
+
+    Parameters
+    ----------
+    params : PolicyParams
+        The scenario's ``policy`` section.
+    trace : TraceArrays
+        The replayed trace; row ``i`` is one drafted token.
+    payload : PayloadModel
+        Converts truncation sizes into bits.
+    """
+
+    #: "hybrid": the SLM drafts every token, the LLM verifies the transmitted ones.
+    #: "llm_only": the LLM at the base station generates every token (no SLM, no uplink).
+    mode: ClassVar[str] = "hybrid"
+
+    def __init__(self, params: PolicyParams, trace: TraceArrays, payload: PayloadModel) -> None:
+        self.params = params
+        self.trace = trace
+        self.payload = payload
+
+    @abstractmethod
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """bool [len(rows)]: True = send row's draft for verification, False = skip it."""
+
+    def payload_bits(self, rows: np.ndarray) -> np.ndarray:
+        """float [len(rows)]: uplink bits if the row is transmitted (default: full vocabulary)."""
+        return np.full(rows.shape, self.payload.full_bits)
+
+    def accepted(self, rows: np.ndarray) -> np.ndarray:
+        """bool [len(rows)]: whether the LLM accepts the row's draft if it is transmitted."""
+        return self.trace.accepted[rows]
+
+    def truncation_k(self, rows: np.ndarray) -> np.ndarray:
+        """int [len(rows)]: entries sent per transmission (|V| = whole vocabulary)."""
+        return np.full(rows.shape, self.payload.params.vocab_size, dtype=np.int64)

@@ -1,0 +1,59 @@
+"""The baselines: HLM (always transmit), SLM-only (never), LLM-only (no SLM at all) and U-HLM
+(skip when u <= u_th), ``hlm-theory.md`` §4 and §9."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cuhlm_sim.model.policies.base import Policy
+
+
+class HlmPolicy(Policy):
+    """HLM: every draft is verified with its full distribution."""
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.ones(rows.shape, dtype=bool)
+
+
+class SlmOnlyPolicy(Policy):
+    """SLM-only: the device emits every draft; nothing is sent."""
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.zeros(rows.shape, dtype=bool)
+
+
+class LlmOnlyPolicy(Policy):
+    """LLM-only: the base station generates every token; only the downlink is used."""
+
+    mode = "llm_only"
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.ones(rows.shape, dtype=bool)
+
+    def payload_bits(self, rows: np.ndarray) -> np.ndarray:
+        return np.zeros(rows.shape)
+
+    def accepted(self, rows: np.ndarray) -> np.ndarray:
+        return np.ones(rows.shape, dtype=bool)
+
+
+class UhlmPolicy(Policy):
+    """U-HLM: skip the uplink and the LLM when the SLM's uncertainty u <= u_th."""
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.trace.uncertainty[rows] > self.params.threshold
+
+
+class RandomSkipPolicy(Policy):
+    """Rand-HLM: skip each token with a fixed probability, by default U-HLM's skip rate at
+    the same threshold on this trace (the matching is an assumption, ``hlm-theory.md`` §4)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        p = self.params.skip_probability
+        self.skip_probability = (
+            self.trace.skip_fraction(self.params.threshold) if p is None else float(p)
+        )
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return rng.random(rows.shape[0]) >= self.skip_probability

@@ -1,0 +1,123 @@
+r"""The shared uplink: every active transmission gets an equal share of the bandwidth.
+
+Fluid processor sharing with per-device spectral efficiency
+:math:`\eta_n = \log_2(1 + \mathrm{SNR}_n)` (Shannon, ``hlm-theory.md`` §6): with
+:math:`N(t)` active transmissions, device n sends at :math:`R_n = (W/N(t))\,\eta_n` [bit/s].
+The implementation keeps a virtual clock :math:`V` with :math:`dV/dt = W/N(t)` [Hz s]; a payload
+of B bits arriving at virtual time :math:`V_0` finishes when :math:`V = V_0 + B/\eta_n`. A heap
+on finish tags makes each arrival and departure O(log N), and only the next departure has a
+timer, so the cost is proportional to the traffic, not to the number of devices.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+import simpy
+
+from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model.job import Job
+
+
+def shannon_spectral_efficiency(snr_db: np.ndarray | float) -> np.ndarray:
+    """log2(1 + SNR) [bit/s/Hz] for SNR in dB."""
+    return np.log2(1.0 + 10.0 ** (np.asarray(snr_db, dtype=np.float64) / 10.0))
+
+
+class EqualShareUplink:
+    """Processor-sharing uplink.
+
+    Parameters
+    ----------
+    bandwidth_hz : float
+        Total uplink bandwidth W [Hz].
+    spectral_efficiency : float64 [num_devices]
+        :math:`\\eta_n` [bit/s/Hz] of each device.
+    deliver : callable(Job)
+        Called when a payload has fully arrived at the base station.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        bandwidth_hz: float,
+        spectral_efficiency: np.ndarray,
+        deliver: Callable[[Job], None],
+        recorder: Recorder,
+    ) -> None:
+        self.env = env
+        self.bandwidth_hz = float(bandwidth_hz)
+        self.eta = np.asarray(spectral_efficiency, dtype=np.float64).tolist()
+        self.deliver = deliver
+        self.recorder = recorder
+        self._heap: list[tuple[float, int, Job]] = []
+        self._v = 0.0  # virtual clock [Hz s], reset when the link goes idle
+        self._t = 0.0  # simulation time of the last virtual-clock update
+        self._seq = 0
+        self._timer_at = math.inf
+        self._timer_gen = 0
+        self._busy_since = 0.0
+
+    @property
+    def num_active(self) -> int:
+        return len(self._heap)
+
+    def _advance(self, now: float) -> None:
+        if self._heap:
+            self._v += (now - self._t) * self.bandwidth_hz / len(self._heap)
+        self._t = now
+
+    def submit(self, job: Job) -> None:
+        now = self.env.now
+        job.t_ul_arrive = job.t_ul_start = now
+        if job.bits <= 0:
+            job.t_ul_end = now
+            self.deliver(job)
+            return
+        self._advance(now)
+        if not self._heap:
+            self._busy_since = now
+            self._v = 0.0
+        v_finish = self._v + job.bits / self.eta[job.device]
+        self._seq += 1
+        heapq.heappush(self._heap, (v_finish, self._seq, job))
+        # A new arrival only slows the others down, so an armed timer fires early (harmless);
+        # re-arm only if the newcomer is the next to finish.
+        if self._heap[0][2] is job or self._timer_at == math.inf:
+            self._arm(now)
+
+    def _arm(self, now: float) -> None:
+        v_head = self._heap[0][0]
+        dt = max(0.0, (v_head - self._v) * len(self._heap) / self.bandwidth_hz)
+        self._timer_gen += 1
+        self._timer_at = now + dt
+        timer = self.env.timeout(dt)
+        timer.callbacks.append(partial(self._on_timer, self._timer_gen))
+
+    def _on_timer(self, gen: int, _event: simpy.Event) -> None:
+        if gen != self._timer_gen:
+            return  # superseded by an earlier timer
+        now = self.env.now
+        self._timer_at = math.inf
+        self._advance(now)
+        heap = self._heap
+        tol = 1e-9 * max(1.0, self._v)
+        finished = []
+        while heap and heap[0][0] - self._v <= tol:
+            finished.append(heapq.heappop(heap)[2])
+        if not heap:
+            self.recorder.uplink_busy(self._busy_since, now)
+        else:
+            self._arm(now)
+        for job in finished:
+            job.t_ul_end = now
+            self.deliver(job)
+
+    def close(self, now: float) -> None:
+        """Account a busy period still open at the end of the run."""
+        if self._heap:
+            self.recorder.uplink_busy(self._busy_since, now)

@@ -1,0 +1,99 @@
+"""The in-memory form of a trace: one numpy array per column, loaded once.
+
+The simulator's hot loop indexes these arrays with integer cursors; it never touches pandas or
+pyarrow. Everything a policy may need (uncertainty, acceptance, truncation columns) is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class TraceArrays:
+    r"""Token-level trace columns, all of length ``num_rows``.
+
+    Parameters
+    ----------
+    uncertainty : float64 [num_rows]
+        SLM uncertainty u in [0, 1].
+    accepted : bool [num_rows]
+        Whether the LLM accepted the full-vocabulary draft (``u_accept < accept_prob``).
+    accept_prob : float64 [num_rows]
+        pi = min(1, q(d)/p(d)).
+    u_accept : float64 [num_rows]
+        Uniform used by the accept test; reconstructed consistently with ``accepted`` when the
+        file lacks it, so truncated acceptance stays coupled to the full-vocabulary outcome.
+    p_draft : float64 [num_rows]
+        p(d), the draft probability of the drafted token.
+    k_grid : int64 [G]
+        Truncation sizes k of the per-k columns (empty if the trace has none).
+    topk_accept_prob, topk_mass, topk_l1 : float64 [num_rows, G] or None
+        Acceptance probability, kept mass and L1 distortion under top-k truncation.
+    importance : float64 [num_rows] or None
+        Optional attention importance of the draft position.
+    kind : int8 [num_rows]
+        Index into ``kind_names``.
+    vocab_size : int
+        |V| of the traced tokenizer.
+    """
+
+    uncertainty: np.ndarray
+    accepted: np.ndarray
+    accept_prob: np.ndarray
+    u_accept: np.ndarray
+    p_draft: np.ndarray
+    kind: np.ndarray
+    kind_names: tuple[str, ...]
+    vocab_size: int
+    k_grid: np.ndarray
+    topk_accept_prob: np.ndarray | None = None
+    topk_mass: np.ndarray | None = None
+    topk_l1: np.ndarray | None = None
+    importance: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    files: tuple[tuple[str, str], ...] = ()  # (path, sha256) of each file read
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.uncertainty.shape[0])
+
+    def k_index(self, k: int) -> int:
+        """Column of ``k`` in the per-k arrays; -1 means "no truncation" (k >= |V|)."""
+        if k >= self.vocab_size:
+            return -1
+        hits = np.flatnonzero(self.k_grid == k)
+        if hits.size == 0:
+            raise KeyError(k)
+        return int(hits[0])
+
+    def skip_fraction(self, threshold: float) -> float:
+        """Share of rows with u <= threshold: U-HLM's skip rate on this trace."""
+        return float(np.mean(self.uncertainty <= threshold))
+
+    def select(self, mask: np.ndarray) -> TraceArrays:
+        """A trace holding only the rows where ``mask`` is true (e.g. one prompt kind)."""
+
+        def sub(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[mask]
+
+        return TraceArrays(
+            uncertainty=self.uncertainty[mask],
+            accepted=self.accepted[mask],
+            accept_prob=self.accept_prob[mask],
+            u_accept=self.u_accept[mask],
+            p_draft=self.p_draft[mask],
+            kind=self.kind[mask],
+            kind_names=self.kind_names,
+            vocab_size=self.vocab_size,
+            k_grid=self.k_grid,
+            topk_accept_prob=sub(self.topk_accept_prob),
+            topk_mass=sub(self.topk_mass),
+            topk_l1=sub(self.topk_l1),
+            importance=sub(self.importance),
+            metadata=self.metadata,
+            files=self.files,
+        )
