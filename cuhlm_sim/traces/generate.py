@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -94,7 +93,7 @@ class GenerateOptions:
     seed: int = 0
     k_grid: tuple[int, ...] = DEFAULT_K_GRID
     threads: int = 2
-    quad_nodes: int = 48
+    quad_nodes: int = 32
 
     def validate(self) -> None:
         """Raise TraceError naming the option at fault."""
@@ -150,8 +149,9 @@ class PositionStats:
     acceptance min(1, q(d)/p̂_k(d)) and the output-law TV of ``real-models.md`` §9).
     """
 
-    def __init__(self, vocab_size: int, K: int, theta_max: float, k_grid: tuple[int, ...],
-                 quad_nodes: int) -> None:
+    def __init__(
+        self, vocab_size: int, K: int, theta_max: float, k_grid: tuple[int, ...], quad_nodes: int
+    ) -> None:
         import torch
 
         self.torch = torch
@@ -160,7 +160,8 @@ class PositionStats:
         self.kk = torch.tensor(kk, dtype=torch.long)  # [G]
         self.full = torch.tensor([k >= vocab_size for k in k_grid])  # [G]
         x, w = np.polynomial.legendre.leggauss(quad_nodes)
-        self.q_theta = torch.tensor(theta_max * (x + 1) / 2, dtype=torch.float64)  # [Q]
+        q_theta = theta_max * (x + 1) / 2  # [Q]
+        self.q_inv = torch.tensor(1.0 / q_theta, dtype=torch.float32).unsqueeze(1)  # [Q,1]
         self.q_w = torch.tensor(w / 2, dtype=torch.float64)  # [Q], sums to 1
         self.pos = torch.arange(vocab_size)
 
@@ -169,6 +170,27 @@ class PositionStats:
         torch = self.torch
         x = (u * cdf[..., -1]).unsqueeze(-1)
         return torch.searchsorted(cdf, x, right=True).squeeze(-1).clamp(max=self.V - 1)
+
+    def _tv_out(self, p: Any, q: Any, ps: Any, order: Any, c: Any, kk: Any, full: Any) -> Any:
+        """TV(P_k, q) per k, in sorted order and float32 (the [G, V] block dominates the cost).
+
+        P_k(v) = p(v)·m_k(v) + (1 − Σ_w p(w)·m_k(w))·r̂_k(v), m_k = min(1, q/p̂_k),
+        r̂_k = (q − p̂_k)⁺ normalised (``real-models.md`` §9).
+        """
+        torch = self.torch
+        f32 = torch.float32
+        ps32 = ps.to(f32).unsqueeze(0)  # [1,V]
+        qs32 = q[order].to(f32).unsqueeze(0)  # [1,V]
+        inside = self.pos.unsqueeze(0) < kk.unsqueeze(1)  # [G,V]
+        phat = torch.where(inside, ps32, c.to(f32).unsqueeze(1))  # [G,V]
+        pm = ps32 * torch.clamp(qs32 / phat, max=1.0)  # p·m_k
+        res = torch.clamp(qs32 - phat, min=0.0)
+        a_mass = pm.sum(1, keepdim=True).double()
+        z_k = res.sum(1, keepdim=True).double()
+        scale = torch.where(z_k > 0, (1.0 - a_mass) / z_k.clamp(min=1e-300), torch.zeros_like(z_k))
+        diff = pm + scale.to(f32) * res - qs32
+        tv = 0.5 * diff.abs().sum(1).double()
+        return torch.where(full, torch.zeros_like(tv), tv)
 
     def __call__(self, z_draft: Any, z_target: Any, unif: np.ndarray) -> dict[str, Any]:
         torch, K, V = self.torch, self.K, self.V
@@ -187,13 +209,15 @@ class PositionStats:
         d_rank = int(rank[d]) + 1
 
         # Uncertainty: K draws from softmax(z/θ_j), θ_j = θ_max·(1 − U) ∈ (0, θ_max].
+        zd32 = z_draft.to(torch.float32)
         theta = self.theta_max * (1.0 - u[1 : 1 + K])
-        cdf_k = torch.cumsum(torch.softmax(zd.unsqueeze(0) / theta.unsqueeze(1), -1), -1)  # [K,V]
-        draws = self._draw(cdf_k, u[1 + K : 1 + 2 * K])
+        inv = (1.0 / theta).to(torch.float32).unsqueeze(1)  # [K,1]
+        cdf_k = torch.cumsum(torch.softmax(zd32.unsqueeze(0) * inv, -1), -1)  # [K,V]
+        draws = self._draw(cdf_k, u[1 + K : 1 + 2 * K].to(torch.float32))
         u_count = int((draws != d).sum())
         # ū = 1 − (1/θ_max)∫ softmax(z/θ)_d dθ by Gauss–Legendre on [0, θ_max].
-        zq = zd.unsqueeze(0) / self.q_theta.unsqueeze(1)  # [Q,V]
-        sm_d = torch.exp(zq[:, d] - torch.logsumexp(zq, -1))
+        zq = zd32.unsqueeze(0) * self.q_inv  # [Q,V]
+        sm_d = torch.exp((zq[:, d] - torch.logsumexp(zq, -1)).double())
         u_expect = 1.0 - float((self.q_w * sm_d).sum())
 
         u_acc = float(u[1 + 2 * K])
@@ -203,26 +227,21 @@ class PositionStats:
             res = torch.clamp(q - p, min=0.0)
             resampled = int(self._draw(torch.cumsum(res, 0), u[2 + 2 * K]))
 
-        # Top-k truncation over the grid (G values).
+        # Top-k truncation over the grid (G values); S_k = first k entries of the sorted p.
         kk, full = self.kk, self.full
-        cum = torch.cumsum(ps, 0)
+        cum = torch.cumsum(ps, 0)  # float64
         mass = torch.where(full, torch.ones_like(cum[kk - 1]), cum[kk - 1])  # [G]
         tail_n = (V - kk).clamp(min=1).double()
         c = torch.where(full, torch.zeros_like(mass), (1.0 - mass).clamp(min=0.0) / tail_n)
-        tail = self.pos.unsqueeze(0) >= kk.unsqueeze(1)  # [G,V] in sorted order
-        l1 = (torch.abs(ps.unsqueeze(0) - c.unsqueeze(1)) * tail).sum(1)
+        # ‖p − p̂_k‖₁ = 2·Σ_{i ≥ k, p_(i) > c_k} (p_(i) − c_k): a prefix-sum difference.
+        j = torch.searchsorted(-ps, -c, right=False).clamp(min=kk)  # entries > c_k: [k, j)
+        cum0 = torch.cat([torch.zeros(1, dtype=cum.dtype), cum])
+        l1 = 2.0 * ((cum0[j] - cum0[kk]) - (j - kk).double() * c)
+        l1 = torch.where(full, torch.zeros_like(l1), l1.clamp(min=0.0))
         phat_d = torch.where(d_rank <= kk, torch.full_like(c, p_d), c)
         acc_k = torch.where(phat_d > 0, torch.clamp(q_d / phat_d, max=1.0), torch.ones_like(c))
         acc_k = torch.where(full, torch.full_like(c, pi), acc_k)
-        phat = torch.where(rank.unsqueeze(0) < kk.unsqueeze(1), p.unsqueeze(0), c.unsqueeze(1))
-        m = torch.where(phat > 0, torch.clamp(q / phat, max=1.0), torch.ones_like(phat))
-        a_mass = (p * m).sum(1, keepdim=True)
-        res_k = torch.clamp(q.unsqueeze(0) - phat, min=0.0)
-        z_k = res_k.sum(1, keepdim=True)
-        r_k = torch.where(z_k > 0, res_k / z_k.clamp(min=1e-300), torch.zeros_like(res_k))
-        out_law = p * m + (1.0 - a_mass) * r_k
-        tv_out = 0.5 * torch.abs(out_law - q).sum(1)
-
+        tv_out = self._tv_out(p, q, ps, order, c, kk, full)
         return {
             "draft_token": d,
             "draft_rank": d_rank,
@@ -291,7 +310,9 @@ class _Runner:
             if pair.draft is None:  # early-exit draft: one pass gives both
                 t0 = time.perf_counter()
                 out = pair.target.model(
-                    input_ids=x, past_key_values=self.t_cache, use_cache=True,
+                    input_ids=x,
+                    past_key_values=self.t_cache,
+                    use_cache=True,
                     output_hidden_states=True,
                 )
                 self.t_cache = out.past_key_values
@@ -490,8 +511,9 @@ def generate(
         _atomic_write_text(json.dumps(state, indent=1), work / "run.json")
         stats = PositionStats(pair.vocab_size, opts.K, opts.theta_max, opts.k_grid, opts.quad_nodes)
         runner = _Runner(pair)
-        generated = _run_prompts(runner, stats, pending, opts, stops, work, state, progress,
-                                 stop_after)
+        generated = _run_prompts(
+            runner, stats, pending, opts, stops, work, state, progress, stop_after
+        )
         if stop_after is not None and generated[0] >= stop_after:
             return RunResult(out, len(ids_only), 0, generated[1], time.perf_counter() - t_start)
         generated = generated[1]
@@ -540,7 +562,9 @@ def _run_prompts(
             )
             n = len(cols["pos"])
             dt = time.perf_counter() - t0
-            _atomic_write_table(to_table(cols, len(opts.k_grid)), work / _part_name(prompt.prompt_id))
+            _atomic_write_table(
+                to_table(cols, len(opts.k_grid)), work / _part_name(prompt.prompt_id)
+            )
             bar.update(t_tokens, total=bar.tasks[t_tokens].total - (opts.max_new_tokens - n))
             bar.advance(t_prompts)
             n_done += 1
@@ -550,7 +574,11 @@ def _run_prompts(
             _atomic_write_text(json.dumps(state, indent=1), work / "run.json")
             log.info(
                 "%s: %d tokens in %.1f s (%.3f s/token), accept rate %.3f, mean alpha %.3f",
-                prompt.prompt_id, n, dt, dt / n, float(np.mean(cols["accepted"])),
+                prompt.prompt_id,
+                n,
+                dt,
+                dt / n,
+                float(np.mean(cols["accepted"])),
                 float(np.mean(cols["overlap_alpha"])),
             )
             if stop_after is not None and n_done >= stop_after:
@@ -612,7 +640,9 @@ def _merge(
         "n_prompts": len(prompts),
         "n_tokens": table.num_rows,
         "rows_per_kind": rows_per_kind,
-        "seconds_per_token": (timing["seconds"] / timing["tokens"]) if timing.get("tokens") else None,
+        "seconds_per_token": (timing["seconds"] / timing["tokens"])
+        if timing.get("tokens")
+        else None,
         "approximation": APPROXIMATION,
     }
     table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
@@ -644,9 +674,11 @@ def default_out(models: str, quick: bool) -> Path:
     from cuhlm_sim.traces.models import get_pair
 
     stem = get_pair(models).stem
-    return Path("out/traces-quick") / f"{stem}.parquet" if quick else Path("traces") / f"{stem}.parquet"
+    return (
+        Path("out/traces-quick") / f"{stem}.parquet"
+        if quick
+        else Path("traces") / f"{stem}.parquet"
+    )
 
 
 QUICK = {"prompts_per_kind": 1, "max_new_tokens": 32}
-
-assert math.isfinite(1.0)  # keep math imported for callers of the module namespace

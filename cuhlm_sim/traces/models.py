@@ -145,7 +145,9 @@ def get_pair(key: str) -> PairSpec:
     try:
         return PAIRS[key]
     except KeyError:
-        raise TraceError(f"--models: unknown model pair {key!r} (choose from {sorted(PAIRS)})") from None
+        raise TraceError(
+            f"--models: unknown model pair {key!r} (choose from {sorted(PAIRS)})"
+        ) from None
 
 
 def sha256_file(path: Path) -> str:
@@ -370,4 +372,6 @@ def load_local_pair(draft_dir: Path, target_dir: Path, tokenizer_dir: Path) -> L
             "dtype": str(m.dtype).removeprefix("torch."),
         }
 
-    return LoadedPair(tok, target, draft, None, info(draft_dir, draft), info(target_dir, target), True)
+    return LoadedPair(
+        tok, target, draft, None, info(draft_dir, draft), info(target_dir, target), True
+    )

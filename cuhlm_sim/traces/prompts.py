@@ -101,9 +101,7 @@ def _pick(n_avail: int, n: int, seed: int, stream: Stream) -> list[int]:
     return [int(i) for i in rng.permutation(n_avail)[:n]]
 
 
-def build_prompts(
-    kinds: tuple[str, ...], per_kind: int, seed: int, tokenizer: Any
-) -> list[Prompt]:
+def build_prompts(kinds: tuple[str, ...], per_kind: int, seed: int, tokenizer: Any) -> list[Prompt]:
     """Pick ``per_kind`` prompts of each kind and interleave the kinds (code, prose, chat, ...).
 
     Interleaving means a run stopped early still covers every kind evenly.

@@ -1,0 +1,174 @@
+"""``cuhlm traces``: generate real-model traces, inspect them, fit u → rejection.
+
+A typer sub-app mounted by the main CLI. Commands raise :class:`~cuhlm_sim.errors.CuhlmError`
+subclasses for user mistakes and never catch them: the main CLI prints and exits 2. Run it alone
+with ``python -m cuhlm_sim.cli_traces``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cuhlm_sim.errors import TraceError
+from cuhlm_sim.traces.schema import KINDS
+
+app = typer.Typer(help="Real token traces: generate, inspect, fit.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def generate(
+    models: Annotated[str, typer.Option(help="Model pair: qwen-coder | smollm2 | gemma3.")] = (
+        "qwen-coder"
+    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output Parquet [default: traces/<pair>.parquet, quick: out/...]."),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="Small trace: 1 prompt per kind, 32 tokens.")] = False,
+    kinds: Annotated[str, typer.Option(help="Comma-separated kinds.")] = ",".join(KINDS),
+    prompts_per_kind: Annotated[int | None, typer.Option(help="Prompts per kind [12].")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Tokens per prompt [200].")] = None,
+    K: Annotated[int, typer.Option("--K", help="Uncertainty draws per token.")] = 20,
+    theta_max: Annotated[float, typer.Option(help="Temperatures θ ~ U(0, θ_max].")] = 2.0,
+    seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="GGUF cache [$CUHLM_MODEL_CACHE or ~/.cache/cuhlm_sim].")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    no_progress: Annotated[bool, typer.Option(help="Hide the progress bar.")] = False,
+) -> None:
+    """Generate (or resume) a trace from a real model pair; finished prompts are kept."""
+    from cuhlm_sim.traces.generate import QUICK, GenerateOptions, default_out
+    from cuhlm_sim.traces.generate import generate as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    kind_t = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    bad = [k for k in kind_t if k not in KINDS]
+    if bad or not kind_t:
+        raise TraceError(f"--kinds: expected a subset of {','.join(KINDS)} (got {kinds!r})")
+    ppk = prompts_per_kind or (QUICK["prompts_per_kind"] if quick else 12)
+    mnt = max_new_tokens or (QUICK["max_new_tokens"] if quick else 200)
+    opts = GenerateOptions(
+        models=models,
+        kinds=kind_t,
+        prompts_per_kind=ppk,
+        max_new_tokens=mnt,
+        K=K,
+        theta_max=theta_max,
+        seed=seed,
+        threads=threads,
+    )
+    target = out or default_out(models, quick)
+    res = run(opts, target, cache_dir=cache_dir, progress=not no_progress)
+    rate = res.generated_tokens / res.seconds if res.seconds > 0 and res.generated_tokens else 0.0
+    console.print(
+        f"wrote {res.out}: {res.n_tokens} rows from {res.n_prompts} prompts "
+        f"{res.rows_per_kind}; this run generated {res.generated_tokens} tokens "
+        f"in {res.seconds:.0f} s ({rate:.2f} tokens/s incl. loading)"
+    )
+
+
+@app.command("inspect")
+def inspect_cmd(
+    file: Annotated[Path, typer.Argument(help="Trace Parquet file.")],
+    prob_bits: Annotated[int, typer.Option(help="Bits per kept probability b_p.")] = 8,
+    vocab_size: Annotated[int | None, typer.Option(help="Override |V| for payloads.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Summarise a trace: rows, prompts, α, accept rate, u distribution, payload per k."""
+    from cuhlm_sim.traces.inspect import summarize
+
+    s = summarize(file, prob_bits=prob_bits, vocab_size=vocab_size)
+    if as_json:
+        console.print_json(json.dumps(s.to_dict()))
+        return
+    console.print(f"[bold]{s.path}[/]: {s.rows} rows; {s.meta}")
+    t = Table("kind", "prompts", "rows", "mean α", "accept rate", "mean π", "mean u")
+    for k in [*s.rows_by_kind, "all"]:
+        t.add_row(
+            k,
+            str(s.prompts_by_kind.get(k, sum(s.prompts_by_kind.values()))),
+            str(s.rows_by_kind.get(k, s.rows)),
+            f"{s.alpha_mean.get(k, float('nan')):.3f}",
+            f"{s.accept_rate[k]:.3f}",
+            f"{s.accept_prob_mean[k]:.3f}",
+            f"{s.u_mean[k]:.3f}",
+        )
+    console.print(t)
+    console.print("u quantiles: " + ", ".join(f"{k}={v:.3f}" for k, v in s.u_quantiles.items()))
+    h = Table("u bin", "rows", "share")
+    for i, c in enumerate(s.u_hist_counts):
+        h.add_row(
+            f"[{s.u_hist_edges[i]:.1f}, {s.u_hist_edges[i + 1]:.1f})", str(c), f"{c / s.rows:.3f}"
+        )
+    console.print(h)
+    p = Table("k", "payload bits", "payload bytes", "mean ‖p−p̂‖₁", "mean π̂_k")
+    for i, k in enumerate(s.k_grid):
+        p.add_row(
+            str(k),
+            str(s.payload_bits[i]) if s.payload_bits else "?",
+            f"{s.payload_bits[i] / 8:.0f}" if s.payload_bits else "?",
+            f"{s.topk_l1_mean[i]:.4f}" if s.topk_l1_mean else "-",
+            f"{s.topk_accept_mean[i]:.4f}" if s.topk_accept_mean else "-",
+        )
+    console.print(p)
+
+
+@app.command()
+def fit(
+    file: Annotated[Path, typer.Argument(help="Trace Parquet file.")],
+    plot: Annotated[Path | None, typer.Option(help="Save the plot here (.png/.pdf).")] = None,
+    target: Annotated[str, typer.Option(help="rejected (1−accepted) | beta (1−π).")] = "rejected",
+    by_kind: Annotated[bool, typer.Option(help="Also fit each kind.")] = False,
+    bins: Annotated[int | None, typer.Option(help="Equal-width bins [distinct u values].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fit rejection ≈ a·u + b (binned, U-HLM style) and print the thresholds."""
+    from cuhlm_sim.traces.fit import fit_trace, save_plot
+
+    res = fit_trace(file, target=target, by_kind=by_kind, n_bins=bins)
+    if as_json:
+        console.print_json(json.dumps({k: r.to_dict() for k, r in res.items()}))
+    else:
+        t = Table(
+            "set",
+            "rows",
+            "bins",
+            "a [95% CI]",
+            "b [95% CI]",
+            "R²",
+            "Δ",
+            "u_th averse",
+            "skip",
+            "u_th prone",
+            "skip",
+        )
+        for name, r in res.items():
+            t.add_row(
+                name,
+                str(r.n_tokens),
+                str(r.n_bins),
+                f"{r.a:.3f} [{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}]",
+                f"{r.b:.3f} [{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}]",
+                f"{r.r2:.3f}",
+                f"{r.delta:.3f}",
+                f"{r.u_th_averse:.3f}",
+                f"{r.skip_rate_averse:.3f}",
+                f"{r.u_th_prone:.3f}",
+                f"{r.skip_rate_prone:.3f}",
+            )
+        console.print(t)
+    if plot is not None:
+        console.print(f"plot: {save_plot(res, plot)}")
+
+
+if __name__ == "__main__":
+    app()
