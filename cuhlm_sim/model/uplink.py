@@ -105,9 +105,11 @@ class EqualShareUplink:
         self._timer_at = math.inf
         self._advance(now)
         heap = self._heap
-        tol = 1e-9 * max(1.0, self._v)
+        # Done = remaining time below the clock's float resolution (else the timer would
+        # re-fire at the same instant forever).
+        scale = len(heap) / self.bandwidth_hz
         finished = []
-        while heap and heap[0][0] - self._v <= tol:
+        while heap and now + (heap[0][0] - self._v) * scale <= now:
             finished.append(heapq.heappop(heap)[2])
         if not heap:
             self.recorder.uplink_busy(self._busy_since, now)
