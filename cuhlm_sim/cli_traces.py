@@ -46,10 +46,14 @@ def generate(
     no_progress: Annotated[bool, typer.Option(help="Hide the progress bar.")] = False,
 ) -> None:
     """Generate (or resume) a trace from a real model pair; finished prompts are kept."""
+    from rich.logging import RichHandler
+
     from cuhlm_sim.traces.generate import QUICK, GenerateOptions, default_out
     from cuhlm_sim.traces.generate import generate as run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
+    )
     kind_t = tuple(k.strip() for k in kinds.split(",") if k.strip())
     bad = [k for k in kind_t if k not in KINDS]
     if bad or not kind_t:
