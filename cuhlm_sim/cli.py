@@ -1,0 +1,235 @@
+"""The ``cuhlm`` command line: run, validate, traces, keys.
+
+The CLI only parses arguments, calls the library and prints. It computes no metric. User
+mistakes arrive as :class:`~cuhlm_sim.errors.CuhlmError`; they are printed as one message on
+stderr with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cuhlm_sim import __version__
+from cuhlm_sim.cli_traces import app as traces_app
+from cuhlm_sim.errors import CuhlmError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    help="cuhlm_sim: discrete-event simulator of hybrid LM inference over a wireless uplink.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.add_typer(traces_app, name="traces")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(fn: F) -> F:
+    """Turn CuhlmError into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CuhlmError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Every command of the traces sub-app gets the same treatment.
+for _cmd in traces_app.registered_commands:
+    _cmd.callback = user_errors(_cmd.callback)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a scenario key: --set devices.count=50 (repeat)."),
+]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+ROWS = [
+    ("tokens_generated", "tokens generated", ""),
+    ("throughput_tokens_per_s", "throughput", "tok/s"),
+    ("throughput_per_device_tokens_per_s", "throughput per device", "tok/s"),
+    ("skip_rate", "skip rate", ""),
+    ("true_skip_rate", "true skip rate", ""),
+    ("rejection_rate", "rejection rate (sent)", ""),
+    ("uplink_bits_per_transmission", "uplink bits / transmission", "bit"),
+    ("mean_token_latency_s", "mean token latency", "s"),
+    ("p95_token_latency_s", "p95 token latency", "s"),
+    ("mean_gpu_queue_wait_s", "mean GPU queue wait", "s"),
+    ("gpu_utilization", "GPU utilization", ""),
+    ("uplink_utilization", "uplink utilization", ""),
+]
+
+
+def print_summary(summary: dict[str, Any], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for key, label, unit in ROWS:
+        table.add_row(label, _fmt(summary.get(key)), unit)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: SetOption = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Result folder [default: runs/<scenario>/<UTC time>-seed<N>]."),
+    ] = None,
+    log_tokens: Annotated[
+        bool, typer.Option("--log-tokens", help="Also write tokens.parquet (one row per token).")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table.")] = False,
+) -> None:
+    """Simulate one scenario and write summary.json and manifest.json (+ tokens.parquet)."""
+    from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.outputs.manifest import build_manifest
+    from cuhlm_sim.outputs.writer import dump_json, write_parquet, write_result_dir
+    from cuhlm_sim.runner import run_scenario
+
+    overrides = list(set_ or [])
+    scn = load_scenario(scenario, overrides, seed=seed)
+    if out is None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("runs") / scenario.stem / f"{stamp}-seed{scn.seed}"
+    if out.is_dir() and any(out.iterdir()) and not force:
+        # Check before simulating, so a long run never ends in "cannot write".
+        raise CuhlmError(f"--out: {out} already holds results; choose another folder or --force")
+    result = run_scenario(scn, log_tokens=log_tokens)
+    manifest = build_manifest(
+        scn.model_dump(mode="json"),
+        scn.seed,
+        result.trace.files,
+        result.trace.metadata,
+        scenario_path=str(scenario),
+        overrides=overrides,
+        wall_time_s=result.wall_time_s,
+    )
+    writers = {
+        "summary.json": functools.partial(dump_json, result.summary),
+        "manifest.json": functools.partial(dump_json, manifest),
+    }
+    if log_tokens:
+        cols = result.result.recorder.token_log() or {}
+        writers["tokens.parquet"] = functools.partial(write_parquet, cols)
+    write_result_dir(out, writers, overwrite=force)
+    if not quiet:
+        print_summary(result.summary, f"{scenario} (seed {scn.seed}, {scn.policy.kind})")
+    console.print(f"results: {out}  ({result.wall_time_s:.2f} s wall)", highlight=False)
+
+
+@app.command()
+@user_errors
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario file (schema, values, trace file and columns) without running it."""
+    from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.traces.io import check_columns, trace_files
+
+    scn = load_scenario(scenario, list(set_ or []))
+    if scn.trace.path is not None:
+        for f in trace_files(scn.trace.path):
+            check_columns(f)
+    console.print(f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices)")
+
+
+@app.command()
+def keys() -> None:
+    """List every scenario key with its type, default and meaning."""
+    from cuhlm_sim.config.reference import scenario_reference_rows
+
+    table = Table(title="scenario keys")
+    for col in ("key", "type", "default", "description"):
+        table.add_column(col, overflow="fold")
+    for row in scenario_reference_rows():
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
+
+
+@traces_app.command("synth")
+@user_errors
+def traces_synth(
+    out: Annotated[Path, typer.Argument(help="Output Parquet file.")],
+    rows: Annotated[int, typer.Option(help="Number of token rows.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    vocab_size: Annotated[int, typer.Option(help="|V| of the synthetic vocabulary.")] = 151_936,
+    a: Annotated[float, typer.Option(help="Rejection slope a (beta = a*u + b).")] = 0.815,
+    b: Annotated[float, typer.Option(help="Rejection intercept b.")] = -0.066,
+    weight_confident: Annotated[
+        float, typer.Option(help="Share of confident tokens in the u mixture.")
+    ] = 0.75,
+) -> None:
+    """Write a synthetic trace in the real schema (model: cuhlm_sim/traces/synth.py)."""
+    from cuhlm_sim.traces.io import write_trace
+    from cuhlm_sim.traces.synth import SynthParams, synth_table
+
+    if rows < 1:
+        raise CuhlmError(f"--rows: must be >= 1 (got {rows})")
+    params = SynthParams(
+        num_rows=rows,
+        vocab_size=vocab_size,
+        rejection_a=a,
+        rejection_b=b,
+        weight_confident=weight_confident,
+    )
+    table, meta = synth_table(params, seed)
+    write_trace(table, out, meta)
+    console.print(f"wrote {out} ({rows} rows)")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"cuhlm_sim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True)
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

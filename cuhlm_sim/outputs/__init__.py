@@ -1,0 +1,1 @@
+"""Run outputs: atomic result folders, the manifest, and per-token Parquet logs."""

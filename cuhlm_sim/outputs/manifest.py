@@ -1,0 +1,57 @@
+"""The reproducibility manifest written beside every result.
+
+It pins what is needed to rerun a result bit for bit: the fully resolved scenario, the seed,
+package and library versions, and the SHA-256 of every trace file replayed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+from cuhlm_sim import __version__
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def build_manifest(
+    resolved_config: dict[str, Any],
+    seed: int,
+    trace_files: tuple[tuple[str, str], ...],
+    trace_metadata: dict[str, Any],
+    *,
+    scenario_path: str | None = None,
+    overrides: list[str] | None = None,
+    wall_time_s: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "cuhlm_sim_version": __version__,
+        "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "seed": seed,
+        "scenario_path": scenario_path,
+        "overrides": list(overrides or []),
+        "command": sys.argv,
+        "config": resolved_config,
+        "trace": {
+            "files": [{"path": p, "sha256": h} for p, h in trace_files],
+            "synthetic": not trace_files,
+            "generator": trace_metadata.get("generator"),
+            "mode": trace_metadata.get("mode"),
+            "vocab_size": trace_metadata.get("vocab_size"),
+        },
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "libraries": {
+            name: _version(name) for name in ("simpy", "numpy", "scipy", "pandas", "pyarrow",
+                                              "pydantic")
+        },  # fmt: skip
+        "wall_time_s": wall_time_s,
+    }
