@@ -53,6 +53,7 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             tokens_per_request=d.tokens_per_request,
             think_time_s=d.think_time_s,
             think_time_dist=d.think_time_dist,
+            start_spread_s=d.start_spread_s,
         ),
         channel=ChannelParams(model=scn.channel.model, snr_db=scn.channel.snr_db),
         uplink=UplinkParams(bandwidth_hz=scn.uplink.bandwidth_hz, scheduler=scn.uplink.scheduler),

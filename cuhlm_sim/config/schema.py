@@ -44,6 +44,12 @@ class DevicesConfig(_Base):
     think_time_dist: Literal["exponential", "fixed"] = Field(
         "exponential", description="Distribution of the idle gap between requests."
     )
+    start_spread_s: float = Field(
+        0.0,
+        ge=0,
+        description="Each device starts at a uniform random time in [0, start_spread_s) [s]; "
+        "0 = all start together (they may then stay in lock-step under equal sharing).",
+    )
 
 
 class ChannelConfig(_Base):

@@ -48,6 +48,7 @@ class Device:
         offset: int,
         policy_rng: np.random.Generator,
         think_rng: np.random.Generator,
+        start_delay_s: float = 0.0,
     ) -> None:
         self.env = env
         self.index = index
@@ -60,6 +61,7 @@ class Device:
         self.policy_rng = policy_rng
         self.think_rng = think_rng
         self.requests_done = 0
+        self.start_delay_s = start_delay_s
 
     def _think_s(self) -> float:
         mean = self.params.think_time_s
@@ -70,6 +72,8 @@ class Device:
         return float(self.think_rng.exponential(mean))
 
     def run(self) -> Generator[simpy.Event, object, None]:
+        if self.start_delay_s > 0:
+            yield self.env.timeout(self.start_delay_s)
         if self.policy.mode == "llm_only":
             yield from self._run_llm_only()
         else:

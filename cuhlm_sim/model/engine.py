@@ -76,6 +76,11 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             offset,
             policy_rng=stream(params.seed, Stream.POLICY, i),
             think_rng=stream(params.seed, Stream.THINK, i),
+            start_delay_s=float(
+                stream(params.seed, Stream.START, i).uniform(0, params.devices.start_spread_s)
+            )
+            if params.devices.start_spread_s > 0
+            else 0.0,
         )
         env.process(dev.run())
         devices.append(dev)

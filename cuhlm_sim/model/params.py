@@ -13,6 +13,7 @@ class DeviceParams:
     tokens_per_request: int
     think_time_s: float
     think_time_dist: str  # "exponential" | "fixed"
+    start_spread_s: float = 0.0
 
     @property
     def token_time_s(self) -> float:
