@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny synthetic trace, a short scenario writer and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+#: Rows of the tiny synthetic trace (enough for every policy, fast to write and load).
+TINY_TRACE_ROWS = 2000
+
+#: Sections of every test scenario: short, a few devices, all other keys at their defaults.
+BASE_SCENARIO: dict[str, Any] = {
+    "name": "test",
+    "seed": 0,
+    "duration_s": 5.0,
+    "warmup_s": 1.0,
+    "devices": {"count": 3, "slm_latency_s": 0.01, "tokens_per_request": 32},
+    "server": {"llm_latency_s": 0.02, "max_batch": 4},
+    "downlink": {"latency_s": 0.001},
+    "policy": {"kind": "uhlm", "threshold": 0.081},
+}
+
+
+@pytest.fixture(scope="session")
+def _tiny_trace_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write the synthetic trace once per session; tests get their own copy."""
+    from cuhlm_sim.traces.io import write_trace
+    from cuhlm_sim.traces.synth import SynthParams, synth_table
+
+    table, meta = synth_table(SynthParams(num_rows=TINY_TRACE_ROWS), 0)
+    path = tmp_path_factory.mktemp("trace") / "tiny.parquet"
+    write_trace(table, path, meta)
+    return path
+
+
+@pytest.fixture
+def tiny_trace(tmp_path: Path, _tiny_trace_master: Path) -> Path:
+    """A small synthetic trace (SynthParams(num_rows=2000), seed 0) in this test's tmp_path."""
+    path = tmp_path / "tiny.parquet"
+    shutil.copyfile(_tiny_trace_master, path)
+    return path
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path, tiny_trace: Path) -> Callable[..., Path]:
+    """``write_scenario(filename="s.yaml", **sections)`` writes a short scenario; returns its path.
+
+    Sections are merged into :data:`BASE_SCENARIO` (a dict merges key by key, anything else
+    replaces); ``trace.path`` points at the tiny trace unless a section overrides it.
+    """
+
+    def write(filename: str = "scenario.yaml", **sections: Any) -> Path:
+        data = _merge(BASE_SCENARIO, {"trace": {"path": str(tiny_trace)}})
+        data = _merge(data, sections)
+        path = tmp_path / filename
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    """A CliRunner for ``cuhlm_sim.cli.app``; ``result.stderr`` is captured separately."""
+    return CliRunner()
