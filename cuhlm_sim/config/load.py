@@ -7,6 +7,7 @@ field path, what was expected and the value that was given.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,18 @@ from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import ScenarioError
 
 
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e6`` as a float (YAML 1.1 would read it as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
 def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
     """Parse ``key.sub=value`` strings; values are YAML scalars (``1e6``, ``null``, ``[1, 2]``)."""
     parsed: list[tuple[str, Any]] = []
@@ -27,7 +40,7 @@ def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
         if not sep or not key or any(not part for part in key.split(".")):
             raise ScenarioError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.load(raw, Loader=_Loader) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ScenarioError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
         parsed.append((key, value))
@@ -77,7 +90,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read scenario file ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

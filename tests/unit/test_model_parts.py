@@ -1,0 +1,163 @@
+"""Unit tests of the model's parts against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+import typing
+
+import numpy as np
+import pytest
+import simpy
+
+from cuhlm_sim.config.schema import PolicyKind
+from cuhlm_sim.metrics.compute import jain_index, weighted_quantile
+from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model.job import Job
+from cuhlm_sim.model.params import PayloadParams, ServerParams
+from cuhlm_sim.model.payload import PayloadModel
+from cuhlm_sim.model.policies import POLICIES
+from cuhlm_sim.model.registry import Registry
+from cuhlm_sim.model.server import GpuServer
+from cuhlm_sim.model.uplink import EqualShareUplink, shannon_spectral_efficiency
+
+
+def test_schema_policy_kinds_match_registry():
+    assert sorted(typing.get_args(PolicyKind)) == POLICIES.kinds()
+
+
+def test_registry_rejects_duplicates_and_names_unknown_kinds():
+    reg: Registry[object] = Registry("thing")
+    reg.add("a", object)
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.add("a", object)
+    with pytest.raises(KeyError, match="unknown thing 'b'"):
+        reg.get("b")
+
+
+@pytest.mark.parametrize(
+    ("vocab", "encoding", "prob_bits", "expected"),
+    [
+        (32_000, "indexed", 8, 32_000 * 23),  # 736 kbit, hlm-theory.md §5
+        (32_000, "dense", 16, 512_000),  # FP16 dense
+        (151_936, "indexed", 8, 3_950_336),  # real-models.md §8
+    ],
+)
+def test_full_payload_bits(vocab, encoding, prob_bits, expected):
+    pm = PayloadModel(PayloadParams(prob_bits, encoding, vocab, 0))
+    assert pm.full_bits == expected
+
+
+def test_truncated_payload_bits():
+    pm = PayloadModel(PayloadParams(8, "indexed", 32_000, 16))
+    assert pm.index_bits == 15
+    np.testing.assert_array_equal(pm.truncated_bits(np.array([1, 30, 300])),
+                                  [23 + 16, 690 + 16, 6900 + 16])  # fmt: skip
+    assert pm.truncated_bits(40_000) == pm.full_bits
+
+
+def test_shannon_spectral_efficiency():
+    assert shannon_spectral_efficiency(0.0) == pytest.approx(1.0)
+    assert shannon_spectral_efficiency(10 * math.log10(3)) == pytest.approx(2.0)
+    assert shannon_spectral_efficiency(17.0) == pytest.approx(math.log2(1 + 10**1.7))
+
+
+def test_weighted_quantile_and_jain():
+    v = np.array([1.0, 2.0, 3.0])
+    assert weighted_quantile(v, np.array([1.0, 1.0, 98.0]), 0.95) == 3.0
+    assert weighted_quantile(v, np.array([94.0, 2.0, 4.0]), 0.95) == 2.0
+    assert weighted_quantile(np.array([]), np.array([]), 0.5) is None
+    assert jain_index(np.array([5, 5, 5, 5])) == pytest.approx(1.0)
+    assert jain_index(np.array([8, 0, 0, 0])) == pytest.approx(0.25)
+
+
+class _Sink:
+    def __init__(self, env):
+        self.env, self.done = env, {}
+
+    def __call__(self, job):
+        self.done[job.device] = self.env.now
+
+
+def test_equal_share_uplink_two_devices_hand_computed():
+    """W = 1 Hz·(1/s); device 0 (η=1) sends 10 bit at t=0, device 1 (η=2) 4 bit at t=2.
+
+    t in [0,2): device 0 alone at 1 bit/s -> 2 bit sent, 8 left.
+    From t=2 both get W/2: device 0 at 0.5 bit/s, device 1 at 1 bit/s -> device 1 ends at t=6
+    (4 bit), device 0 has sent 2 more -> 6 left, alone again at 1 bit/s -> ends at t=12.
+    """
+    env = simpy.Environment()
+    rec = Recorder(0.0, 100.0, 2, False)
+    sink = _Sink(env)
+    link = EqualShareUplink(env, 1.0, np.array([1.0, 2.0]), sink, rec)
+
+    def start(dev, at, bits):
+        yield env.timeout(at)
+        link.submit(Job(env, dev, 0, bits))
+
+    env.process(start(0, 0.0, 10.0))
+    env.process(start(1, 2.0, 4.0))
+    env.run()
+    assert sink.done[1] == pytest.approx(6.0)
+    assert sink.done[0] == pytest.approx(12.0)
+    assert rec.uplink_busy_s == pytest.approx(12.0)
+
+
+def _server(env, rec, **kw):
+    base = dict(gpus=1, llm_latency_s=1.0, max_batch=4, batch_per_item_s=0.5, max_wait_s=0.0,
+                downlink_latency_s=0.0)  # fmt: skip
+    base.update(kw)
+    return GpuServer(env, ServerParams(**base), rec)
+
+
+def test_server_batches_what_is_queued():
+    """A GPU busy with job 0 leaves jobs 1-3 queued; they form one batch of 3: t(3) = 2 s."""
+    env = simpy.Environment()
+    rec = Recorder(0.0, 100.0, 4, False)
+    srv = _server(env, rec)
+    jobs = [Job(env, i, 0, 0.0) for i in range(4)]
+    srv.submit(jobs[0])
+    for j in jobs[1:]:
+        srv.submit(j)
+    env.run()
+    assert [j.t_gpu_end for j in jobs] == [1.0, 3.0, 3.0, 3.0]
+    assert rec.batch_size_counts == {1: 1, 3: 1}
+    assert rec.gpu_busy_s == pytest.approx(3.0)
+
+
+def test_server_max_wait_fills_batch():
+    """With max_wait_s = 0.3, jobs at t=0, 0.1, 0.2 wait and go as one batch at t=0.3."""
+    env = simpy.Environment()
+    rec = Recorder(0.0, 100.0, 3, False)
+    srv = _server(env, rec, max_wait_s=0.3)
+    jobs = [Job(env, i, 0, 0.0) for i in range(3)]
+
+    def arrive(job, at):
+        yield env.timeout(at)
+        srv.submit(job)
+
+    for i, j in enumerate(jobs):
+        env.process(arrive(j, 0.1 * i))
+    env.run()
+    assert all(j.t_gpu_start == pytest.approx(0.3) for j in jobs)
+    assert all(j.t_gpu_end == pytest.approx(0.3 + 2.0) for j in jobs)
+
+
+def test_server_max_wait_starts_early_when_full():
+    env = simpy.Environment()
+    rec = Recorder(0.0, 100.0, 4, False)
+    srv = _server(env, rec, max_wait_s=10.0, max_batch=2)
+    a, b = Job(env, 0, 0, 0.0), Job(env, 1, 0, 0.0)
+    srv.submit(a)
+    srv.submit(b)
+    env.run()
+    assert a.t_gpu_start == 0.0 and b.t_gpu_start == 0.0
+
+
+def test_recorder_skipped_run_window_arithmetic():
+    """Run of 10 tokens, spacing 1 s, starting at t=0: commits at 1..10; window [2.5, 7.5]."""
+    rec = Recorder(2.5, 7.5, 1, False)
+    acc = np.arange(11, dtype=float)  # every token accepted
+    rec.skipped_run(0, 0.0, 1.0, 10, acc, acc * 0.5, 0)
+    assert rec.n_skipped == 5  # commits 3, 4, 5, 6, 7
+    assert rec.skip_accepted == 5
+    assert rec.skip_accept_prob == 2.5
