@@ -29,6 +29,8 @@ class TraceArrays:
         file lacks it, so truncated acceptance stays coupled to the full-vocabulary outcome.
     p_draft : float64 [num_rows]
         p(d), the draft probability of the drafted token.
+    entropy, top1_prob : float64 [num_rows]
+        H(p) [nats] and the largest draft probability (alternative uncertainty signals).
     k_grid : int64 [G]
         Truncation sizes k of the per-k columns (empty if the trace has none).
     topk_accept_prob, topk_mass, topk_l1 : float64 [num_rows, G] or None
@@ -46,6 +48,8 @@ class TraceArrays:
     accept_prob: np.ndarray
     u_accept: np.ndarray
     p_draft: np.ndarray
+    entropy: np.ndarray
+    top1_prob: np.ndarray
     kind: np.ndarray
     kind_names: tuple[str, ...]
     vocab_size: int
@@ -86,6 +90,8 @@ class TraceArrays:
             accept_prob=self.accept_prob[mask],
             u_accept=self.u_accept[mask],
             p_draft=self.p_draft[mask],
+            entropy=self.entropy[mask],
+            top1_prob=self.top1_prob[mask],
             kind=self.kind[mask],
             kind_names=self.kind_names,
             vocab_size=self.vocab_size,

@@ -172,6 +172,8 @@ def arrays_from_table(
         accept_prob=accept_prob,
         u_accept=u_accept,
         p_draft=p_draft,
+        entropy=col("entropy"),
+        top1_prob=col("top1_prob"),
         kind=kind_codes,
         kind_names=tuple(names),
         vocab_size=vocab,
