@@ -19,7 +19,6 @@ from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import ScenarioError
 
 
-
 class _Loader(yaml.SafeLoader):
     """SafeLoader that reads ``1e6`` as a float (YAML 1.1 would read it as a string)."""
 

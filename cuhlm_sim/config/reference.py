@@ -46,6 +46,11 @@ def scenario_reference_markdown() -> str:
         "|---|---|---|---|",
     ]
     for key, type_name, default, desc in scenario_reference_rows():
-        cells = [f"`{key}`", type_name.replace("|", "\\|"), f"`{default}`", desc.replace("|", "\\|")]
+        cells = [
+            f"`{key}`",
+            type_name.replace("|", "\\|"),
+            f"`{default}`",
+            desc.replace("|", "\\|"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

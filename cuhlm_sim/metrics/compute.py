@@ -49,7 +49,9 @@ def summarize(result: RunResult) -> dict[str, Any]:
     stage_totals = list(r.stage_sums)
     stage_totals[0] += sum(k * c for k, c in r.skip_latency.items())
     breakdown = {f"{s}_s": _ratio(v, n) for s, v in zip(STAGES, stage_totals, strict=True)}
-    sent_breakdown = {f"{s}_s": _ratio(v, r.n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)}
+    sent_breakdown = {
+        f"{s}_s": _ratio(v, r.n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)
+    }
     mean_bits = _ratio(r.bits_sum, n_uplink)
     summary: dict[str, Any] = {
         "tokens_generated": int(n),
@@ -65,7 +67,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "llm_calls_per_token": _ratio(r.n_sent, n),
         "uplink_bits_per_transmission": mean_bits,
         "full_payload_bits": result.payload.full_bits,
-        "payload_compression": None if mean_bits is None
+        "payload_compression": None
+        if mean_bits is None
         else 1.0 - mean_bits / result.payload.full_bits,
         "mean_truncation_k": _ratio(r.k_sum, n_uplink) if n_uplink else None,
         "mean_token_latency_s": lat_mean,

@@ -159,14 +159,11 @@ class Recorder:
 
     def latency_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, weights) of every in-window token latency, skipped runs as weighted points."""
-        vals = np.concatenate(
-            [np.frombuffer(self.sent_latency, dtype=np.float32).astype(np.float64)]
-            + [np.array(list(self.skip_latency.keys()), dtype=np.float64)]
-        )
-        weights = np.concatenate(
-            [np.ones(len(self.sent_latency))]
-            + [np.array(list(self.skip_latency.values()), dtype=np.float64)]
-        )
+        sent = np.frombuffer(self.sent_latency, dtype=np.float32).astype(np.float64)
+        skip_vals = np.array(list(self.skip_latency.keys()), dtype=np.float64)
+        skip_counts = np.array(list(self.skip_latency.values()), dtype=np.float64)
+        vals = np.concatenate([sent, skip_vals])
+        weights = np.concatenate([np.ones(sent.size), skip_counts])
         return vals, weights
 
     def token_log(self) -> dict[str, np.ndarray] | None:

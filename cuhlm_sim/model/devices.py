@@ -114,9 +114,15 @@ class Device:
                     m = p - pos
                     if m:
                         rec.skipped_run(
-                            dev, env.now + pending, tau, m, cum_acc, cum_pi, pos,
+                            dev,
+                            env.now + pending,
+                            tau,
+                            m,
+                            cum_acc,
+                            cum_pi,
+                            pos,
                             rows if log else None,
-                        )  # fmt: skip
+                        )
                     yield env.timeout(pending + (m + 1) * tau)
                     pending = 0.0
                     job = Job(env, dev, sent_rows_l[j], bits[j])
@@ -130,9 +136,15 @@ class Device:
                 m = rows.shape[0] - pos
                 if m:
                     rec.skipped_run(
-                        dev, env.now + pending, tau, m, cum_acc, cum_pi, pos,
+                        dev,
+                        env.now + pending,
+                        tau,
+                        m,
+                        cum_acc,
+                        cum_pi,
+                        pos,
                         rows if log else None,
-                    )  # fmt: skip
+                    )
                     pending += m * tau
             self.requests_done += 1
             pending += self._think_s()

@@ -84,8 +84,12 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         )
         env.process(dev.run())
         devices.append(dev)
-    log.info("simulating %d devices for %.3g s (+%.3g s warm-up)", n_dev, params.duration_s,
-             params.warmup_s)  # fmt: skip
+    log.info(
+        "simulating %d devices for %.3g s (+%.3g s warm-up)",
+        n_dev,
+        params.duration_s,
+        params.warmup_s,
+    )
     env.run(until=params.end_s)
     uplink.close(params.end_s)
     return RunResult(

@@ -81,5 +81,3 @@ class GpuServer:
     def _on_gpu_free(self, _event: simpy.Event) -> None:
         self._idle += 1
         self._dispatch()
-
-

@@ -50,8 +50,8 @@ def build_manifest(
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "libraries": {
-            name: _version(name) for name in ("simpy", "numpy", "scipy", "pandas", "pyarrow",
-                                              "pydantic")
-        },  # fmt: skip
+            name: _version(name)
+            for name in ("simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic")
+        },
         "wall_time_s": wall_time_s,
     }

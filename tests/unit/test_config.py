@@ -18,7 +18,11 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_overrides_are_yaml_typed():
     assert parse_overrides(["a.b=1e6", "c=null", "d=[1, 2]", "e=uhlm"]) == [
-        ("a.b", 1e6), ("c", None), ("d", [1, 2]), ("e", "uhlm")]  # fmt: skip
+        ("a.b", 1e6),
+        ("c", None),
+        ("d", [1, 2]),
+        ("e", "uhlm"),
+    ]
 
 
 def test_override_reaches_nested_key(tmp_path):

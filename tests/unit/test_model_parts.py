@@ -50,8 +50,9 @@ def test_full_payload_bits(vocab, encoding, prob_bits, expected):
 def test_truncated_payload_bits():
     pm = PayloadModel(PayloadParams(8, "indexed", 32_000, 16))
     assert pm.index_bits == 15
-    np.testing.assert_array_equal(pm.truncated_bits(np.array([1, 30, 300])),
-                                  [23 + 16, 690 + 16, 6900 + 16])  # fmt: skip
+    np.testing.assert_array_equal(
+        pm.truncated_bits(np.array([1, 30, 300])), [23 + 16, 690 + 16, 6900 + 16]
+    )
     assert pm.truncated_bits(40_000) == pm.full_bits
 
 
@@ -103,8 +104,14 @@ def test_equal_share_uplink_two_devices_hand_computed():
 
 
 def _server(env, rec, **kw):
-    base = dict(gpus=1, llm_latency_s=1.0, max_batch=4, batch_per_item_s=0.5, max_wait_s=0.0,
-                downlink_latency_s=0.0)  # fmt: skip
+    base = dict(
+        gpus=1,
+        llm_latency_s=1.0,
+        max_batch=4,
+        batch_per_item_s=0.5,
+        max_wait_s=0.0,
+        downlink_latency_s=0.0,
+    )
     base.update(kw)
     return GpuServer(env, ServerParams(**base), rec)
 

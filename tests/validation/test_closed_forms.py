@@ -44,8 +44,12 @@ def test_single_device_hlm_throughput(simulate, snr_db, encoding):
 def test_uhlm_skip_rate_matches_trace(simulate, trace):
     """Measured skip rate = share of trace rows with u <= u_th (binomial tolerance)."""
     th = 0.1
-    s = simulate(devices={"count": 40}, policy={"kind": "uhlm", "threshold": th},
-                 uplink={"bandwidth_hz": 1e9}, server={"max_batch": 64})  # fmt: skip
+    s = simulate(
+        devices={"count": 40},
+        policy={"kind": "uhlm", "threshold": th},
+        uplink={"bandwidth_hz": 1e9},
+        server={"max_batch": 64},
+    )
     expected = float(np.mean(trace.uncertainty <= th))
     n = s["tokens_generated"]
     assert n > 20_000
@@ -60,8 +64,12 @@ def test_uhlm_skip_rate_matches_trace(simulate, trace):
 def test_threshold_one_skips_everything_and_zero_skips_only_certain_tokens(simulate, trace):
     s = simulate(policy={"kind": "uhlm", "threshold": 1.0})
     assert s["skip_rate"] == 1.0
-    s0 = simulate(policy={"kind": "uhlm", "threshold": 0.0}, devices={"count": 10},
-                  uplink={"bandwidth_hz": 1e9}, server={"max_batch": 16})  # fmt: skip
+    s0 = simulate(
+        policy={"kind": "uhlm", "threshold": 0.0},
+        devices={"count": 10},
+        uplink={"bandwidth_hz": 1e9},
+        server={"max_batch": 16},
+    )
     assert s0["skip_rate"] == pytest.approx(np.mean(trace.uncertainty == 0), abs=0.03)
 
 
@@ -142,11 +150,15 @@ def test_think_time_fixed(simulate):
     """Fixed think time T between requests of L tokens: L / (L·τ + T) per device."""
     L, tau, T = 50, 0.02, 1.5
     s = simulate(
-        devices={"slm_latency_s": tau, "tokens_per_request": L, "think_time_s": T,
-                 "think_time_dist": "fixed"},
+        devices={
+            "slm_latency_s": tau,
+            "tokens_per_request": L,
+            "think_time_s": T,
+            "think_time_dist": "fixed",
+        },
         policy={"kind": "slm_only"},
         duration_s=500.0,
-    )  # fmt: skip
+    )
     assert s["throughput_tokens_per_s"] == pytest.approx(L / (L * tau + T), rel=0.01)
 
 
@@ -162,8 +174,12 @@ def test_think_time_exponential_mean(simulate):
 
 def test_random_skip_matches_uhlm_rate(simulate, trace):
     th = 0.081
-    s = simulate(devices={"count": 30}, policy={"kind": "random_skip", "threshold": th},
-                 uplink={"bandwidth_hz": 1e9}, server={"max_batch": 64})  # fmt: skip
+    s = simulate(
+        devices={"count": 30},
+        policy={"kind": "random_skip", "threshold": th},
+        uplink={"bandwidth_hz": 1e9},
+        server={"max_batch": 64},
+    )
     assert s["skip_rate"] == pytest.approx(trace.skip_fraction(th), abs=0.01)
     # Random skipping hits rejected tokens as often as the trace holds them.
     assert s["true_skip_rate"] == pytest.approx(trace.accepted.mean(), abs=0.01)
@@ -173,8 +189,12 @@ def test_random_skip_matches_uhlm_rate(simulate, trace):
 def test_cuhlm_fixed_k_payload_and_rejections(simulate, trace, k):
     """B(k) = k (b_p + ⌈log2 |V|⌉) bits; rejections replay the per-k acceptance columns."""
     th = 0.081
-    s = simulate(devices={"count": 30}, policy={"kind": "cuhlm", "threshold": th,
-                 "truncation_k": k}, uplink={"bandwidth_hz": 1e9}, server={"max_batch": 64})  # fmt: skip
+    s = simulate(
+        devices={"count": 30},
+        policy={"kind": "cuhlm", "threshold": th, "truncation_k": k},
+        uplink={"bandwidth_hz": 1e9},
+        server={"max_batch": 64},
+    )
     assert s["uplink_bits_per_transmission"] == k * (8 + math.ceil(math.log2(trace.vocab_size)))
     assert s["mean_truncation_k"] == k
     sent = trace.uncertainty > th
@@ -184,15 +204,22 @@ def test_cuhlm_fixed_k_payload_and_rejections(simulate, trace, k):
 
 
 def test_cuhlm_online_k_meets_budget(simulate, trace):
-    s = simulate(devices={"count": 10}, policy={"kind": "cuhlm", "tv_budget": 0.2},
-                 uplink={"bandwidth_hz": 1e9}, server={"max_batch": 64})  # fmt: skip
+    s = simulate(
+        devices={"count": 10},
+        policy={"kind": "cuhlm", "tv_budget": 0.2},
+        uplink={"bandwidth_hz": 1e9},
+        server={"max_batch": 64},
+    )
     assert 1 <= s["mean_truncation_k"] < trace.vocab_size
     assert 0 < s["payload_compression"] < 1
 
 
 def test_same_seed_same_summary_other_seed_differs(simulate):
-    kw = {"devices": {"count": 15, "think_time_s": 1.0}, "policy": {"kind": "uhlm"},
-          "duration_s": 60.0}  # fmt: skip
+    kw = {
+        "devices": {"count": 15, "think_time_s": 1.0},
+        "policy": {"kind": "uhlm"},
+        "duration_s": 60.0,
+    }
     a, b = simulate(seed=7, **kw), simulate(seed=7, **kw)
     a.pop("wall_time_s"), b.pop("wall_time_s")
     assert a == b
@@ -206,8 +233,12 @@ def test_skipped_runs_cost_no_events(simulate):
     """Regression guard on event counts (not wall time): skipped tokens create no events."""
     s = simulate(devices={"count": 20, "tokens_per_request": 1000}, policy={"kind": "slm_only"})
     assert s["simpy_events"] / s["tokens_generated"] < 0.01
-    u = simulate(devices={"count": 20, "tokens_per_request": 1000}, policy={"kind": "uhlm"},
-                 uplink={"bandwidth_hz": 1e9}, server={"max_batch": 32})  # fmt: skip
+    u = simulate(
+        devices={"count": 20, "tokens_per_request": 1000},
+        policy={"kind": "uhlm"},
+        uplink={"bandwidth_hz": 1e9},
+        server={"max_batch": 32},
+    )
     # About 4 events per transmitted token (draft timeout, uplink timer, GPU free, commit).
     per_sent = u["simpy_events"] / (u["tokens_generated"] * u["transmission_rate"])
     assert per_sent < 5.0
