@@ -556,6 +556,10 @@ def _run_prompts(
         t_prompts = bar.add_task("prompts", total=len(pending))
         t_tokens = bar.add_task("tokens (upper bound)", total=len(pending) * opts.max_new_tokens)
         for prompt in pending:
+            if (work / _part_name(prompt.prompt_id)).exists():  # finished by another worker
+                bar.advance(t_prompts)
+                bar.update(t_tokens, total=bar.tasks[t_tokens].total - opts.max_new_tokens)
+                continue
             t0 = time.perf_counter()
             cols = generate_prompt(
                 runner, stats, prompt, opts, stops, on_token=lambda: bar.advance(t_tokens)
