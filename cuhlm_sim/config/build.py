@@ -12,6 +12,7 @@ from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.model.params import (
     ChannelParams,
     DeviceParams,
+    EnergyParams,
     PayloadParams,
     PolicyParams,
     ServerParams,
@@ -54,6 +55,8 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             think_time_s=d.think_time_s,
             think_time_dist=d.think_time_dist,
             start_spread_s=d.start_spread_s,
+            arrival=d.arrival,
+            arrival_rate_per_s=d.arrival_rate_per_s,
         ),
         channel=ChannelParams(model=scn.channel.model, snr_db=scn.channel.snr_db),
         uplink=UplinkParams(bandwidth_hz=scn.uplink.bandwidth_hz, scheduler=scn.uplink.scheduler),
@@ -80,5 +83,6 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             vocab_size=pay.vocab_size or trace.vocab_size,
             overhead_bits=pay.overhead_bits,
         ),
+        energy=EnergyParams(**scn.energy.model_dump()),
         log_tokens=log_tokens,
     )

@@ -44,6 +44,16 @@ class DevicesConfig(_Base):
     think_time_dist: Literal["exponential", "fixed"] = Field(
         "exponential", description="Distribution of the idle gap between requests."
     )
+    arrival: Literal["closed", "poisson"] = Field(
+        "closed",
+        description="`closed`: a device drafts its next token only after the previous one "
+        "is final (real HLM). `poisson`: an open-loop validation workload; each device emits "
+        "tokens as a Poisson stream at `arrival_rate_per_s`, drafting is a pure delay and "
+        "tokens do not wait for each other.",
+    )
+    arrival_rate_per_s: float = Field(
+        1.0, gt=0, description="Token rate per device in `poisson` arrival mode [1/s]."
+    )
     start_spread_s: float = Field(
         0.0,
         ge=0,
@@ -173,6 +183,25 @@ class PayloadConfig(_Base):
     )
 
 
+class EnergyConfig(_Base):
+    """Power draws for the energy accounts (structure ASM, hlm-theory.md §6)."""
+
+    device_compute_w: float = Field(
+        5.0, ge=0, description="Device power while drafting (P_cmp) [W] (ASM: 5-15 W)."
+    )
+    device_wait_w: float = Field(
+        0.0, ge=0, description="Device power while waiting for a verification result [W]."
+    )
+    tx_power_w: float = Field(0.2, ge=0, description="Radiated uplink power P_tx [W] (23 dBm).")
+    tx_circuit_w: float = Field(
+        0.1, ge=0, description="Transmitter circuit power P_circ while sending [W] (ASM)."
+    )
+    gpu_busy_w: float = Field(
+        300.0, ge=0, description="Power of a GPU while it verifies a batch [W] (ASM)."
+    )
+    gpu_idle_w: float = Field(0.0, ge=0, description="Power of an idle GPU [W].")
+
+
 class TraceConfig(_Base):
     """The token trace the devices replay."""
 
@@ -209,4 +238,5 @@ class Scenario(_Base):
     server: ServerConfig = ServerConfig()
     policy: PolicyConfig = PolicyConfig()
     payload: PayloadConfig = PayloadConfig()
+    energy: EnergyConfig = EnergyConfig()
     trace: TraceConfig = TraceConfig()

@@ -53,6 +53,17 @@ def summarize(result: RunResult) -> dict[str, Any]:
         f"{s}_s": _ratio(v, r.n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)
     }
     mean_bits = _ratio(r.bits_sum, n_uplink)
+    e = p.energy
+    drafted = n if result.policy.mode != "llm_only" else 0
+    airtime = r.stage_sums[2]
+    waiting = sum(r.stage_sums[1:])  # device waits on uplink queue, air, GPU and downlink
+    e_compute = e.device_compute_w * tau * drafted
+    e_tx = (e.tx_power_w + e.tx_circuit_w) * airtime
+    e_wait = e.device_wait_w * (waiting - airtime)
+    e_gpu = e.gpu_busy_w * r.gpu_busy_s + e.gpu_idle_w * (p.server.gpus * duration - r.gpu_busy_s)
+    e_device = e_compute + e_tx + e_wait
+    gpu_waits = np.frombuffer(r.gpu_waits, dtype=np.float32).astype(np.float64)
+    gq, ua = r.gpu_queue, r.uplink_active
     summary: dict[str, Any] = {
         "tokens_generated": int(n),
         "throughput_tokens_per_s": throughput,
@@ -79,11 +90,26 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
         "mean_uplink_queue_s": _ratio(r.stage_sums[1], n_uplink),
         "mean_airtime_s": _ratio(r.stage_sums[2], n_uplink),
+        "p95_gpu_queue_wait_s": float(np.quantile(gpu_waits, 0.95)) if gpu_waits.size else None,
+        "p99_gpu_queue_wait_s": float(np.quantile(gpu_waits, 0.99)) if gpu_waits.size else None,
+        "mean_gpu_queue_length": gq.area / duration,
+        "gpu_arrival_rate_per_s": gq.arrivals / duration,
+        "mean_uplink_active": ua.area / duration,
+        "uplink_arrival_rate_per_s": ua.arrivals / duration,
         "gpu_utilization": r.gpu_busy_s / (p.server.gpus * duration),
         "mean_batch_size": _ratio(r.batch_items, r.n_batches),
         "batch_size_counts": {str(k): v for k, v in sorted(r.batch_size_counts.items())},
         "uplink_utilization": r.uplink_busy_s / duration,
         "jain_fairness": jain_index(r.device_tokens),
+        "device_energy_per_token_j": _ratio(e_device, n),
+        "server_energy_per_token_j": _ratio(e_gpu, n),
+        "system_energy_per_token_j": _ratio(e_device + e_gpu, n),
+        "energy_breakdown_j": {
+            "device_compute": e_compute,
+            "device_transmit": e_tx,
+            "device_wait": e_wait,
+            "server": e_gpu,
+        },
         "latency_breakdown_s": breakdown,
         "verified_latency_breakdown_s": sent_breakdown,
         "device_token_time_s": tau,

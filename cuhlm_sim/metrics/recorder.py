@@ -22,6 +22,31 @@ def overlap(a: float, b: float, lo: float, hi: float) -> float:
     return max(0.0, min(b, hi) - max(a, lo))
 
 
+class LevelIntegrator:
+    """Time integral of a level (jobs in a queue) inside the window, and arrivals counted
+    in the window: mean level L = area / T and arrival rate λ = arrivals / T (Little's law)."""
+
+    __slots__ = ("area", "arrivals", "level", "t", "w0", "w1")
+
+    def __init__(self, w0: float, w1: float) -> None:
+        self.w0, self.w1 = w0, w1
+        self.level = 0
+        self.t = 0.0
+        self.area = 0.0
+        self.arrivals = 0
+
+    def change(self, now: float, delta: int) -> None:
+        if self.level:
+            self.area += self.level * overlap(self.t, now, self.w0, self.w1)
+        self.t = now
+        self.level += delta
+        if delta > 0 and self.w0 <= now <= self.w1:
+            self.arrivals += delta
+
+    def close(self, now: float) -> None:
+        self.change(now, 0)
+
+
 class Recorder:
     def __init__(
         self, window_start_s: float, window_end_s: float, num_devices: int, log_tokens: bool
@@ -49,6 +74,9 @@ class Recorder:
         self.batch_size_counts: dict[int, int] = {}
         self.uplink_busy_s = 0.0
         self.uplink_transmissions = 0
+        self.gpu_waits = array("f")
+        self.gpu_queue = LevelIntegrator(window_start_s, window_end_s)
+        self.uplink_active = LevelIntegrator(window_start_s, window_end_s)
         # per-token log, as column chunks
         self._log: list[dict[str, np.ndarray]] = []
 
@@ -116,7 +144,9 @@ class Recorder:
             s[0] += slm_s
             s[1] += job.t_ul_start - job.t_ul_arrive
             s[2] += job.t_ul_end - job.t_ul_start
-            s[3] += job.t_gpu_start - job.t_gpu_arrive
+            wait = job.t_gpu_start - job.t_gpu_arrive
+            s[3] += wait
+            self.gpu_waits.append(wait)
             s[4] += job.t_gpu_end - job.t_gpu_start
             s[5] += t - job.t_gpu_end
             if job.bits > 0:

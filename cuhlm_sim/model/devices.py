@@ -74,7 +74,9 @@ class Device:
     def run(self) -> Generator[simpy.Event, object, None]:
         if self.start_delay_s > 0:
             yield self.env.timeout(self.start_delay_s)
-        if self.policy.mode == "llm_only":
+        if self.params.arrival == "poisson":
+            yield from self._run_open()
+        elif self.policy.mode == "llm_only":
             yield from self._run_llm_only()
         else:
             yield from self._run_hybrid()
@@ -167,3 +169,35 @@ class Device:
             think = self._think_s()
             if think > 0:
                 yield env.timeout(think)
+
+    def _run_open(self) -> Generator[simpy.Event, object, None]:
+        """Open-loop workload: Poisson token arrivals that never wait for each other."""
+        env, rec, policy, dev = self.env, self.recorder, self.policy, self.index
+        llm_only = policy.mode == "llm_only"
+        tau = 0.0 if llm_only else self.params.token_time_s
+        n = self.trace.num_rows
+        mean_gap = 1.0 / self.params.arrival_rate_per_s
+        while True:
+            rows = (self.cursor + np.arange(BLOCK_ROWS)) % n
+            self.cursor = (self.cursor + BLOCK_ROWS) % n
+            gaps = self.think_rng.exponential(mean_gap, BLOCK_ROWS).tolist()
+            tx = policy.transmit(rows, self.policy_rng).tolist()
+            bits = policy.payload_bits(rows).tolist()
+            accepted = policy.accepted(rows).tolist()
+            ks = policy.truncation_k(rows).tolist()
+            cum_acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows])))
+            cum_pi = np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows])))
+            for i, row in enumerate(rows.tolist()):
+                yield env.timeout(gaps[i])
+                if not tx[i]:
+                    rec.skipped_run(
+                        dev, env.now, tau, 1, cum_acc, cum_pi, i, rows if rec.log_tokens else None
+                    )
+                    continue
+                job = Job(env, dev, row, bits[i])
+                job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
+                job.done.callbacks.append(lambda _ev, job=job: rec.sent(job, tau))
+                if tau > 0:
+                    env.timeout(tau).callbacks.append(lambda _ev, job=job: self.submit(job))
+                else:
+                    self.submit(job)

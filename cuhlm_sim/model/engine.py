@@ -92,6 +92,8 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     )
     env.run(until=params.end_s)
     uplink.close(params.end_s)
+    recorder.gpu_queue.close(params.end_s)
+    recorder.uplink_active.close(params.end_s)
     return RunResult(
         params=params,
         recorder=recorder,

@@ -14,6 +14,8 @@ class DeviceParams:
     think_time_s: float
     think_time_dist: str  # "exponential" | "fixed"
     start_spread_s: float = 0.0
+    arrival: str = "closed"  # "closed" | "poisson"
+    arrival_rate_per_s: float = 1.0
 
     @property
     def token_time_s(self) -> float:
@@ -63,6 +65,16 @@ class PayloadParams:
 
 
 @dataclass(frozen=True, slots=True)
+class EnergyParams:
+    device_compute_w: float = 5.0
+    device_wait_w: float = 0.0
+    tx_power_w: float = 0.2
+    tx_circuit_w: float = 0.1
+    gpu_busy_w: float = 300.0
+    gpu_idle_w: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class SimParams:
     seed: int
     duration_s: float
@@ -73,6 +85,7 @@ class SimParams:
     server: ServerParams
     policy: PolicyParams
     payload: PayloadParams
+    energy: EnergyParams = EnergyParams()
     log_tokens: bool = False
 
     @property

@@ -43,6 +43,7 @@ class GpuServer:
     def submit(self, job: Job) -> None:
         job.t_gpu_arrive = self.env.now
         self._queue.append(job)
+        self.recorder.gpu_queue.change(job.t_gpu_arrive, 1)
         if self._idle:
             self._dispatch()
 
@@ -60,6 +61,7 @@ class GpuServer:
                     return
             b = min(len(q), p.max_batch)
             batch = [q.popleft() for _ in range(b)]
+            self.recorder.gpu_queue.change(now, -b)
             service = self.batch_latency_s(b)
             end = now + service
             commit_delay = service + p.downlink_latency_s
