@@ -36,6 +36,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _name_source(exc: CuhlmError, source: Path) -> CuhlmError:
+    """Prefix the scenario file to errors raised after loading it (trace, policy checks)."""
+    if str(source) in str(exc):
+        return exc
+    return type(exc)(f"{source}: {exc}")
+
+
 def user_errors(fn: F) -> F:
     """Turn CuhlmError into a one-line message and exit code 2."""
 
@@ -44,7 +51,9 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CuhlmError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -124,7 +133,10 @@ def run(
     if out.is_dir() and any(out.iterdir()) and not force:
         # Check before simulating, so a long run never ends in "cannot write".
         raise CuhlmError(f"--out: {out} already holds results; choose another folder or --force")
-    result = run_scenario(scn, log_tokens=log_tokens)
+    try:
+        result = run_scenario(scn, log_tokens=log_tokens)
+    except CuhlmError as exc:
+        raise _name_source(exc, scenario) from None
     manifest = build_manifest(
         scn.model_dump(mode="json"),
         scn.seed,
@@ -155,12 +167,13 @@ def validate(
 ) -> None:
     """Check a scenario file (schema, values, trace file and columns) without running it."""
     from cuhlm_sim.config import load_scenario
-    from cuhlm_sim.traces.io import check_columns, trace_files
+    from cuhlm_sim.runner import check_scenario
 
     scn = load_scenario(scenario, list(set_ or []))
-    if scn.trace.path is not None:
-        for f in trace_files(scn.trace.path):
-            check_columns(f)
+    try:
+        check_scenario(scn)
+    except CuhlmError as exc:
+        raise _name_source(exc, scenario) from None
     console.print(f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices)")
 
 

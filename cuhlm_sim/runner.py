@@ -26,6 +26,18 @@ class RunOutput:
     wall_time_s: float
 
 
+def check_scenario(scenario: Scenario) -> TraceArrays:
+    """Everything a run would reject, without simulating: trace file, columns, value ranges,
+    and policy settings that depend on the trace (e.g. truncation_k in its k_grid)."""
+    from cuhlm_sim.model.payload import PayloadModel
+    from cuhlm_sim.model.policies import POLICIES
+
+    trace = load_scenario_trace(scenario)
+    params = build_params(scenario, trace)
+    POLICIES.create(params.policy.kind, params.policy, trace, PayloadModel(params.payload))
+    return trace
+
+
 def run_scenario(
     scenario: Scenario,
     *,

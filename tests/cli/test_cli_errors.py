@@ -356,22 +356,12 @@ def test_traces_synth_rejects_zero_rows(cli_runner, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli.user_errors prints the message as rich markup without escape(); "
-    "'[/x]' in a key raises MarkupError (traceback, exit 1)",
-)
 def test_markup_in_a_key_is_printed_verbatim(cli_runner, write_scenario):
     path = write_scenario()
     result = invoke(cli_runner, "validate", path, "--set", "devices.[/x]=1")
     assert_user_error(result, "devices.[/x]: unknown key")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli.user_errors prints the message as rich markup without escape(); "
-    "'[red]' in a file name is swallowed, so the message names the wrong file",
-)
 def test_markup_in_a_file_name_is_printed_verbatim(cli_runner, tmp_path):
     path = tmp_path / "[red]x.yaml"
     assert_user_error(invoke(cli_runner, "validate", path), f"{path}: scenario file not found")
