@@ -1,0 +1,621 @@
+"""Parameter sweeps: expand a sweep file into runs, execute them resumably, aggregate.
+
+A sweep file names a base scenario and the parameters to vary by their dotted keys. Every
+combination (a *point*) is run ``repetitions`` times with seeds derived from the base seed by
+:class:`numpy.random.SeedSequence`, so a sweep is reproducible and adding a repetition leaves
+the earlier ones unchanged. The same repetition seeds are used at every point (common random
+numbers), which makes differences between points less noisy.
+
+Each run is keyed by a hash of its resolved scenario (seed included) and stored as one small
+JSON file, ``DIR/runs/<key>.json``, written atomically. A rerun skips every key already on
+disk, so an interrupted sweep continues where it stopped. A run that raises is stored with its
+error; the sweep goes on. ``DIR/runs.parquet`` (one row per run) and ``DIR/points.parquet``
+(mean, standard deviation and Student-t 95% CI half-width per point) are rebuilt at the end.
+
+Three executors run the same worker function, :func:`execute_run`: in-process (``--workers
+1``, and what tests monkeypatch), a local process pool, and a dask.distributed cluster. Workers
+return records; only the driver writes files, so dask workers need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cuhlm_sim.config.build import load_scenario_trace
+from cuhlm_sim.config.load import apply_overrides, format_validation_error, read_yaml
+from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.errors import CuhlmError, MissingExtraError, ScenarioError
+from cuhlm_sim.outputs.writer import dump_json
+from cuhlm_sim.runner import run_scenario
+from cuhlm_sim.traces.arrays import TraceArrays
+
+log = logging.getLogger(__name__)
+
+#: Columns of runs.parquet that are not swept parameters or metrics.
+RUN_META = ("key", "point", "rep", "seed", "status", "error", "wall_time_s")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RangeAxis(_Spec):
+    """``start, start + step, ...`` up to and including ``stop`` (within 1e-9 steps)."""
+
+    start: float
+    stop: float
+    step: float = Field(gt=0)
+
+
+class LogRangeAxis(_Spec):
+    """``num`` values spaced evenly on a log scale from ``start`` to ``stop`` (both included)."""
+
+    start: float = Field(gt=0)
+    stop: float = Field(gt=0)
+    num: int = Field(ge=1)
+    integer: bool = Field(False, description="Round to integers and drop repeats.")
+
+
+class SweepSpec(_Spec):
+    """A sweep file: base scenario, fixed overrides, axes, repetitions.
+
+    Axes combine as a cartesian product: each ``grid``, ``range`` and ``logrange`` key is one
+    dimension; all ``zip`` keys together are one dimension (their lists are walked in step).
+    """
+
+    scenario: Path | None = Field(
+        None, description="Base scenario, relative to the sweep file (omit with a sweep: block)."
+    )
+    name: str = ""
+    overrides: dict[str, Any] = Field(default_factory=dict, alias="set")
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+    range: dict[str, RangeAxis] = Field(default_factory=dict)
+    logrange: dict[str, LogRangeAxis] = Field(default_factory=dict)
+    repetitions: int = Field(1, ge=1)
+    seed: int | None = Field(None, ge=0, description="Base seed; null = the scenario's seed.")
+
+
+def range_values(axis: RangeAxis) -> list[float | int]:
+    """Inclusive arithmetic range; integers stay integers so ``devices.count`` validates."""
+    n = math.floor((axis.stop - axis.start) / axis.step + 1e-9) + 1
+    values = [axis.start + i * axis.step for i in range(max(n, 0))]
+    if all(float(v).is_integer() for v in (axis.start, axis.step)):
+        return [round(v) for v in values]
+    return [round(v, 12) for v in values]
+
+
+def logrange_values(axis: LogRangeAxis) -> list[float | int]:
+    values = np.geomspace(axis.start, axis.stop, axis.num)
+    if axis.integer:
+        return list(dict.fromkeys(int(np.rint(v)) for v in values))
+    return [float(v) for v in values]
+
+
+def derived_seeds(base_seed: int, repetitions: int) -> list[int]:
+    """Seed of repetition r = SeedSequence(base_seed, spawn_key=(r,)); stable as reps grow."""
+    return [
+        int(np.random.SeedSequence(base_seed, spawn_key=(r,)).generate_state(1, np.uint32)[0])
+        for r in range(repetitions)
+    ]
+
+
+def run_key(config: Mapping[str, Any]) -> str:
+    """Hash of a resolved scenario (seed included): the run's identity on disk."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def scenario_key_exists(key: str) -> bool:
+    """Walk the pydantic models along a dotted key (``server.max_batch``)."""
+    model: Any = Scenario
+    for part in key.split("."):
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return False
+        ann = fields[part].annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return True
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run: a resolved scenario as plain JSON (picklable for any executor)."""
+
+    key: str
+    point: int
+    rep: int
+    seed: int
+    params: dict[str, Any]
+    config: dict[str, Any]
+
+
+@dataclass
+class SweepPlan:
+    """Everything a sweep will run, checked before the first run starts."""
+
+    source: str
+    spec: SweepSpec
+    axes: list[str]
+    points: list[dict[str, Any]]
+    seeds: list[int]
+    tasks: list[RunTask] = field(default_factory=list)
+
+
+def _axis_dimensions(spec: SweepSpec, source: str) -> list[list[dict[str, Any]]]:
+    """One list of partial assignments per dimension; every problem reported at once."""
+    problems: list[str] = []
+    dims: list[list[dict[str, Any]]] = []
+    seen: set[str] = set(spec.overrides)
+    for key in spec.overrides:
+        if not scenario_key_exists(key):
+            problems.append(f"{source}: set.{key}: unknown scenario key (see `cuhlm keys`)")
+
+    def check(block: str, key: str, values: Sequence[Any]) -> bool:
+        ok = True
+        if not scenario_key_exists(key):
+            problems.append(f"{source}: {block}.{key}: unknown scenario key (see `cuhlm keys`)")
+            ok = False
+        elif key == "seed":
+            problems.append(f"{source}: {block}.seed: use `repetitions` to vary the seed")
+            ok = False
+        if len(values) == 0:
+            problems.append(f"{source}: {block}.{key}: empty axis (give at least one value)")
+            ok = False
+        if key in seen:
+            problems.append(f"{source}: {block}.{key}: key is set or swept twice")
+            ok = False
+        seen.add(key)
+        return ok
+
+    for key, values in spec.grid.items():
+        if check("grid", key, values):
+            dims.append([{key: v} for v in values])
+    if spec.zip:
+        lengths = {k: len(v) for k, v in spec.zip.items()}
+        ok = all([check("zip", k, v) for k, v in spec.zip.items()])
+        if len(set(lengths.values())) > 1:
+            problems.append(f"{source}: zip: lists differ in length {lengths}")
+        elif ok:
+            keys = list(spec.zip)
+            rows = zip(*spec.zip.values(), strict=True)
+            dims.append([dict(zip(keys, vs, strict=True)) for vs in rows])
+    for key, axis in spec.range.items():
+        values = range_values(axis)
+        if check("range", key, values):
+            dims.append([{key: v} for v in values])
+    for key, laxis in spec.logrange.items():
+        values = logrange_values(laxis)
+        if check("logrange", key, values):
+            dims.append([{key: v} for v in values])
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    return dims
+
+
+def plan_sweep(
+    spec: SweepSpec, base: dict[str, Any], source: str, base_dir: Path | None = None
+) -> SweepPlan:
+    """Expand axes, derive seeds and validate every point's Scenario before anything runs.
+
+    ``base`` is the scenario as read from YAML; ``base_dir`` resolves its relative trace path.
+    """
+    base = dict(base)
+    trace = base.get("trace")
+    if base_dir is not None and isinstance(trace, dict) and isinstance(trace.get("path"), str):
+        tpath = Path(trace["path"]).expanduser()
+        if not tpath.is_absolute():
+            base["trace"] = dict(trace, path=str((base_dir / tpath).resolve()))
+    dims = _axis_dimensions(spec, source)
+    axes = [k for d in dims for k in d[0]]
+    points = [
+        {k: v for part in combo for k, v in part.items()} for combo in itertools.product(*dims)
+    ]
+    fixed = apply_overrides(base, spec.overrides.items())
+    if spec.seed is not None:
+        fixed["seed"] = spec.seed
+    try:
+        base_scn = Scenario.model_validate(fixed)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(f"{source} (base scenario)", exc)) from None
+    seeds = derived_seeds(base_scn.seed, spec.repetitions)
+    plan = SweepPlan(source, spec, axes, points, seeds)
+    errors: list[str] = []
+    for i, params in enumerate(points):
+        try:
+            scn = Scenario.model_validate(apply_overrides(fixed, params.items()))
+        except ValidationError as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            errors.append(format_validation_error(f"{source}: point {i} ({where})", exc))
+            continue
+        for rep, seed in enumerate(seeds):
+            config = scn.model_copy(update={"seed": seed}).model_dump(mode="json")
+            plan.tasks.append(RunTask(run_key(config), i, rep, seed, params, config))
+    if errors:
+        raise ScenarioError("\n".join(errors))
+    return plan
+
+
+def load_sweep(path: str | Path) -> SweepPlan:
+    """Read a sweep file (or a scenario with a ``sweep:`` block) and plan it."""
+    path = Path(path)
+    data = read_yaml(path)
+    if "sweep" in data:  # a scenario file carrying its own sweep block
+        raw_spec = data.pop("sweep")
+        if not isinstance(raw_spec, dict):
+            raise ScenarioError(f"{path}: sweep: expected a mapping of axes")
+        base, base_dir = data, path.parent
+    else:
+        raw_spec, base, base_dir = data, None, None
+    try:
+        spec = SweepSpec.model_validate(raw_spec)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(str(path), exc)) from None
+    if base is None:
+        if spec.scenario is None:
+            raise ScenarioError(f"{path}: scenario: missing (path of the base scenario file)")
+        scn_path = spec.scenario if spec.scenario.is_absolute() else path.parent / spec.scenario
+        base, base_dir = read_yaml(scn_path), scn_path.parent
+    return plan_sweep(spec, base, str(path), base_dir)
+
+
+# --- run store and worker --------------------------------------------------------------------
+
+
+class RunStore:
+    """``DIR/<key>.json`` per finished run; each file appears atomically (write, then rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            log.warning("ignoring unreadable run file %s; the run will be repeated", self.path(key))
+            return None
+
+    def put(self, record: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.path(record["key"])
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        dump_json(record, tmp)
+        tmp.replace(target)
+
+
+#: Traces already loaded in this process, by trace config (a worker reuses them across runs).
+_TRACE_CACHE: dict[str, TraceArrays] = {}
+_TRACE_CACHE_SIZE = 2
+
+
+def _cached_trace(scn: Scenario) -> TraceArrays:
+    key = json.dumps(scn.trace.model_dump(mode="json"), sort_keys=True)
+    trace = _TRACE_CACHE.get(key)
+    if trace is None:
+        trace = load_scenario_trace(scn)
+        while len(_TRACE_CACHE) >= _TRACE_CACHE_SIZE:
+            _TRACE_CACHE.pop(next(iter(_TRACE_CACHE)))
+        _TRACE_CACHE[key] = trace
+    return trace
+
+
+def execute_run(task: RunTask) -> dict[str, Any]:
+    """Run one task and return its record; an exception becomes a ``failed`` record."""
+    record: dict[str, Any] = {
+        "key": task.key,
+        "point": task.point,
+        "rep": task.rep,
+        "seed": task.seed,
+        "params": task.params,
+        "status": "ok",
+        "error": None,
+        "summary": None,
+        "wall_time_s": None,
+    }
+    t0 = time.perf_counter()
+    try:
+        scn = Scenario.model_validate(task.config)
+        out = run_scenario(scn, trace=_cached_trace(scn))
+        record["summary"] = out.summary
+    except Exception as exc:  # a failed run is data, not a reason to stop the sweep
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc(limit=8)
+    record["wall_time_s"] = time.perf_counter() - t0
+    record["config"] = task.config
+    return record
+
+
+# --- executors -------------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over items and yields results as they finish (any order)."""
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessExecutor:
+    """One run after another in this process (``--workers 1``; easy to debug and to patch)."""
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        return None
+
+
+class ProcessPoolRunner:
+    """A local process pool (the platform's start method; scripts need a ``__main__`` guard)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        if not items:
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(min(self.workers, len(items)))
+        futures = [self._pool.submit(fn, item) for item in items]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskRunner:
+    """Submit runs to a dask.distributed cluster: ``tcp://host:port``, ``local``, or a Client.
+
+    ``local`` starts a LocalCluster of ``workers`` single-threaded processes on this machine.
+    """
+
+    def __init__(
+        self, address: str | None = None, *, client: Any = None, workers: int | None = None
+    ) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise MissingExtraError(
+                "--scheduler needs dask.distributed: pip install 'dask>=2024.1' distributed"
+            ) from None
+        self._own_cluster = None
+        if client is not None:
+            self.client, self._own_client = client, False
+            return
+        if address in (None, "local"):
+            self._own_cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1
+            )
+            address = self._own_cluster.scheduler_address
+        try:
+            self.client = Client(address, timeout="10s")
+        except OSError as exc:
+            raise CuhlmError(f"--scheduler {address}: cannot connect ({exc})") from None
+        self._own_client = True
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        from distributed import as_completed as dask_as_completed
+
+        if not items:
+            return
+        futures = [
+            self.client.submit(fn, item, key=f"cuhlm-{getattr(item, 'key', i)}", pure=False)
+            for i, item in enumerate(items)
+        ]
+        try:
+            for fut in dask_as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+        if self._own_cluster is not None:
+            self._own_cluster.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor the CLI options ask for: dask if ``scheduler``, else a pool or in-process."""
+    if scheduler:
+        return DaskRunner(scheduler, workers=workers)
+    if workers is not None and workers < 1:
+        raise CuhlmError(f"--workers: must be >= 1 (got {workers})")
+    if workers == 1:
+        return InProcessExecutor()
+    return ProcessPoolRunner(workers)
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def run_tasks(
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    executor: Executor | None = None,
+    *,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    retry_failed: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Run every task whose key is not stored yet; return all records by key.
+
+    Records are written as they arrive, so Ctrl-C or a crash loses at most the runs in flight.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    todo: list[RunTask] = []
+    for task in dict((t.key, t) for t in tasks).values():
+        rec = store.get(task.key)
+        if rec is not None and (rec["status"] == "ok" or not retry_failed):
+            records[task.key] = rec
+        else:
+            todo.append(task)
+    log.info("%d runs stored, %d to run", len(records), len(todo))
+    executor = executor or InProcessExecutor()
+    for rec in executor.imap(execute_run, todo):
+        store.put(rec)
+        records[rec["key"]] = rec
+        if rec["status"] != "ok":
+            log.warning("run %s failed: %s", rec["key"], rec["error"])
+        if on_result is not None:
+            on_result(rec)
+    return records
+
+
+def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
+    """Scalar metrics; a nested dict of scalars becomes ``name.sub`` columns."""
+    out: dict[str, float] = {}
+    for name, value in (summary or {}).items():
+        if name in ("batch_size_counts", "window_s"):
+            continue  # variable keys / not a metric
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if v is None or isinstance(v, int | float):
+                    out[f"{name}.{sub}"] = math.nan if v is None else float(v)
+        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            out[name] = math.nan if value is None else float(value)
+    return out
+
+
+def runs_frame(plan: SweepPlan, records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per run of this plan: swept parameters, seed, status and every scalar metric."""
+    rows = []
+    for task in plan.tasks:
+        rec = records.get(task.key)
+        if rec is None:
+            continue
+        row: dict[str, Any] = {
+            "key": task.key,
+            "point": task.point,
+            "rep": task.rep,
+            "seed": task.seed,
+            "status": rec["status"],
+            "error": rec.get("error"),
+            "wall_time_s": rec.get("wall_time_s"),
+        }
+        row.update(task.params)
+        row.update(flatten_summary(rec.get("summary")))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ci95_half_width(values: np.ndarray) -> float:
+    """Student-t 95% half-width t_{0.975, n-1} s / sqrt(n); NaN below two values."""
+    from scipy import stats
+
+    values = values[~np.isnan(values)]
+    n = values.size
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def points_frame(runs: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """Per point: n_runs, n_failed and <metric>_mean / _std / _ci95 over successful runs."""
+    if runs.empty:
+        return pd.DataFrame()
+    metric_cols = [c for c in runs.columns if c not in RUN_META and c not in axes]
+    rows = []
+    for point, grp in runs.groupby("point", sort=True):
+        row: dict[str, Any] = {"point": point}
+        row.update({k: grp[k].iloc[0] for k in axes})
+        ok = grp[grp["status"] == "ok"]
+        row["n_runs"] = len(ok)
+        row["n_failed"] = len(grp) - len(ok)
+        for m in metric_cols:
+            v = ok[m].to_numpy(dtype=np.float64)
+            finite = v[~np.isnan(v)]
+            row[f"{m}_mean"] = float(finite.mean()) if finite.size else math.nan
+            row[f"{m}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
+            row[f"{m}_ci95"] = ci95_half_width(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_frame(df: pd.DataFrame, path: Path) -> None:
+    """Parquet written beside its target then renamed, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+@dataclass
+class SweepResult:
+    out_dir: Path
+    runs: pd.DataFrame
+    points: pd.DataFrame
+    executed: int
+    failed: int
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out_dir: Path,
+    executor: Executor | None = None,
+    *,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    retry_failed: bool = False,
+) -> SweepResult:
+    """Run a planned sweep into ``out_dir`` (resuming) and write runs/points Parquet files.
+
+    ``on_start(total, already_done)`` and ``on_result(record)`` let a caller draw progress.
+    """
+    out_dir = Path(out_dir)
+    store = RunStore(out_dir / "runs")
+    done = sum(
+        1
+        for k in {t.key for t in plan.tasks}
+        if (r := store.get(k)) is not None and (r["status"] == "ok" or not retry_failed)
+    )
+    total = len({t.key for t in plan.tasks})
+    if on_start is not None:
+        on_start(total, done)
+    executed = 0
+
+    def count(rec: dict[str, Any]) -> None:
+        nonlocal executed
+        executed += 1
+        if on_result is not None:
+            on_result(rec)
+
+    records = run_tasks(plan.tasks, store, executor, on_result=count, retry_failed=retry_failed)
+    runs = runs_frame(plan, records)
+    points = points_frame(runs, plan.axes)
+    write_frame(runs, out_dir / "runs.parquet")
+    write_frame(points, out_dir / "points.parquet")
+    failed = int((runs["status"] != "ok").sum()) if not runs.empty else 0
+    return SweepResult(out_dir, runs, points, executed, failed)
