@@ -37,6 +37,26 @@ def load_scenario_trace(scn: Scenario) -> TraceArrays:
     return load_trace(t.path, kinds=t.kinds, rng=stream(t.synth_seed, Stream.TRACE_SYNTH))
 
 
+def _channel(scn: Scenario) -> ChannelParams:
+    c = scn.channel
+    if (
+        c.model == "per_device"
+        and c.snr_db_list is not None
+        and len(c.snr_db_list) != scn.devices.count
+    ):
+        raise ScenarioError(
+            f"channel.snr_db_list: needs one SNR per device ({scn.devices.count}), "
+            f"got {len(c.snr_db_list)}"
+        )
+    return ChannelParams(
+        model=c.model,
+        snr_db=c.snr_db,
+        snr_db_list=tuple(c.snr_db_list) if c.snr_db_list is not None else None,
+        spread=c.spread,
+        spread_db=c.spread_db,
+    )
+
+
 def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False) -> SimParams:
     d, s, pol, pay = scn.devices, scn.server, scn.policy, scn.payload
     if pol.kind == "cuhlm" and pol.truncation_k is not None and trace.topk_accept_prob is None:
@@ -58,7 +78,7 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             arrival=d.arrival,
             arrival_rate_per_s=d.arrival_rate_per_s,
         ),
-        channel=ChannelParams(model=scn.channel.model, snr_db=scn.channel.snr_db),
+        channel=_channel(scn),
         uplink=UplinkParams(bandwidth_hz=scn.uplink.bandwidth_hz, scheduler=scn.uplink.scheduler),
         server=ServerParams(
             gpus=s.gpus,
@@ -67,6 +87,9 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             batch_per_item_s=s.batch_per_item_s,
             max_wait_s=s.max_wait_s,
             downlink_latency_s=scn.downlink.latency_s,
+            latency_model=s.latency_model,
+            latency_table=tuple((int(b), float(t)) for b, t in s.latency_table or ()) or None,
+            discipline=s.discipline,
         ),
         policy=PolicyParams(
             kind=pol.kind,
@@ -76,6 +99,11 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             rejection_a=pol.rejection_a,
             rejection_b=pol.rejection_b,
             skip_probability=pol.skip_probability,
+            importance_threshold=pol.importance_threshold,
+            importance_rule=pol.importance_rule,
+            importance_weight=pol.importance_weight,
+            importance_source=pol.importance_source,
+            importance_beta=pol.importance_beta,
         ),
         payload=PayloadParams(
             prob_bits=pay.prob_bits,

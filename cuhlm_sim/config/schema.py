@@ -7,12 +7,13 @@ Units are in the key names (``_s`` seconds, ``_hz`` hertz, ``_db`` decibels, ``_
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PolicyKind = Literal["hlm", "uhlm", "cuhlm", "slm_only", "llm_only", "random_skip"]
+PolicyKind = Literal["hlm", "uhlm", "cuhlm", "ihlm", "slm_only", "llm_only", "random_skip"]
 
 
 class _Base(BaseModel):
@@ -65,13 +66,26 @@ class DevicesConfig(_Base):
 class ChannelConfig(_Base):
     """Per-device signal-to-noise ratio on the uplink."""
 
-    model: Literal["fixed"] = Field("fixed", description="`fixed`: every device has `snr_db`.")
+    model: Literal["fixed", "per_device"] = Field(
+        "fixed",
+        description="`fixed`: every device has `snr_db`. `per_device`: `snr_db_list`, or a "
+        "spread around `snr_db` drawn once per device (`spread`, `spread_db`).",
+    )
     snr_db: float = Field(
         17.0,
         ge=-50,
         le=80,
         description="Uplink SNR [dB] (17 dB: DuoDecoding's P=0.5 W, g=1e-8, N=1e-10 W).",
     )
+    snr_db_list: list[float] | None = Field(
+        None, description="per_device: one SNR per device [dB] (length = devices.count)."
+    )
+    spread: Literal["none", "uniform", "normal"] = Field(
+        "none",
+        description="per_device without a list: SNR ~ U(snr_db ± spread_db) or "
+        "N(snr_db, spread_db²) [dB].",
+    )
+    spread_db: float = Field(0.0, ge=0, description="Width of the per-device SNR spread [dB].")
 
 
 class UplinkConfig(_Base):
@@ -113,6 +127,34 @@ class ServerConfig(_Base):
         ge=0,
         description="How long an idle GPU waits for a batch to fill before starting [s].",
     )
+    latency_model: Literal["affine", "table"] = Field(
+        "affine",
+        description="`affine`: t(b) = llm_latency_s + batch_per_item_s*(b-1). `table`: "
+        "linear interpolation in `latency_table` (extrapolated from the last two points).",
+    )
+    latency_table: list[tuple[int, float]] | None = Field(
+        None,
+        description="[[batch size, seconds], ...] for latency_model: table, batch sizes "
+        "increasing from 1.",
+    )
+    discipline: Literal["fifo", "priority_uncertainty", "priority_importance"] = Field(
+        "fifo",
+        description="GPU queue order: first come first served, or highest token "
+        "uncertainty / importance first (ties in arrival order).",
+    )
+
+    @model_validator(mode="after")
+    def _check_table(self) -> ServerConfig:
+        if self.latency_model == "table":
+            t = self.latency_table
+            if not t:
+                raise ValueError("latency_model 'table' needs latency_table: [[1, t1], ...]")
+            sizes = [b for b, _ in t]
+            if sizes[0] != 1 or any(b2 <= b1 for b1, b2 in itertools.pairwise(sizes)):
+                raise ValueError("latency_table batch sizes must start at 1 and increase")
+            if any(v <= 0 for _, v in t):
+                raise ValueError("latency_table times must be > 0")
+        return self
 
 
 class PolicyConfig(_Base):
@@ -143,6 +185,29 @@ class PolicyConfig(_Base):
     )
     rejection_b: float = Field(
         -0.066, description="Intercept b of the linear rejection model (CU-HLM, SEC)."
+    )
+    importance_threshold: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="ihlm: transmit only drafts with importance I >= this (ASM default).",
+    )
+    importance_rule: Literal["and", "weighted"] = Field(
+        "and",
+        description="ihlm: `and` = transmit iff u > threshold and I >= importance_threshold "
+        "(2508.12590, SEC); `weighted` = transmit iff "
+        "(1 - importance_weight)*u + importance_weight*I > threshold.",
+    )
+    importance_weight: float = Field(
+        0.5, ge=0, le=1, description="ihlm weighted rule: weight of importance vs uncertainty."
+    )
+    importance_source: Literal["trace", "synthetic"] = Field(
+        "trace",
+        description="ihlm / priority_importance: the trace's `importance` column, or a "
+        "synthetic I ~ Beta(importance_beta) per row when the trace has none (ASM).",
+    )
+    importance_beta: tuple[float, float] = Field(
+        (2.0, 5.0), description="Beta(α, β) of synthetic importance scores (mean 0.29)."
     )
     skip_probability: float | None = Field(
         None,

@@ -49,6 +49,7 @@ class Device:
         policy_rng: np.random.Generator,
         think_rng: np.random.Generator,
         start_delay_s: float = 0.0,
+        priority_key: np.ndarray | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -62,6 +63,7 @@ class Device:
         self.think_rng = think_rng
         self.requests_done = 0
         self.start_delay_s = start_delay_s
+        self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
 
     def _think_s(self) -> float:
         mean = self.params.think_time_s
@@ -130,6 +132,8 @@ class Device:
                     job = Job(env, dev, sent_rows_l[j], bits[j])
                     job.accepted = accepted[j]
                     job.k = ks[j]
+                    if self.priority_key is not None:
+                        job.priority = float(self.priority_key[job.row])
                     job.t_start = env.now - tau
                     self.submit(job)
                     yield job.done
@@ -196,6 +200,8 @@ class Device:
                     continue
                 job = Job(env, dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
+                if self.priority_key is not None:
+                    job.priority = float(self.priority_key[row])
                 job.done.callbacks.append(lambda _ev, job=job: rec.sent(job, tau))
                 if tau > 0:
                     env.timeout(tau).callbacks.append(lambda _ev, job=job: self.submit(job))

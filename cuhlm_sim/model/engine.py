@@ -14,10 +14,12 @@ import numpy as np
 import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model.channel_state import device_snr_db
 from cuhlm_sim.model.devices import Device
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
+from cuhlm_sim.model.policies.ihlm import importance_scores
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.server import GpuServer
 from cuhlm_sim.model.uplink import EqualShareUplink, shannon_spectral_efficiency
@@ -58,10 +60,15 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     payload = PayloadModel(params.payload)
     policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
     server = GpuServer(env, params.server, recorder)
-    snr_db = np.full(n_dev, params.channel.snr_db)
+    snr_db = device_snr_db(params.channel, n_dev, params.seed)  # [num_devices]
     eta = shannon_spectral_efficiency(snr_db)  # [num_devices]
     uplink = EqualShareUplink(env, params.uplink.bandwidth_hz, eta, server.submit, recorder)
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
+    priority_key = None  # [num_rows]
+    if params.server.discipline == "priority_uncertainty":
+        priority_key = trace.uncertainty
+    elif params.server.discipline == "priority_importance":
+        priority_key = importance_scores(trace, params.policy)
     devices = []
     for i in range(n_dev):
         offset = int(stream(params.seed, Stream.TRACE_OFFSET, i).integers(trace.num_rows))
@@ -81,6 +88,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             )
             if params.devices.start_spread_s > 0
             else 0.0,
+            priority_key=priority_key,
         )
         env.process(dev.run())
         devices.append(dev)

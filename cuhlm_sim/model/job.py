@@ -15,6 +15,7 @@ class Job:
         "device",
         "done",
         "k",
+        "priority",
         "row",
         "t_commit",
         "t_gpu_arrive",
@@ -32,6 +33,7 @@ class Job:
         self.bits = bits
         self.accepted = True
         self.k = 0
+        self.priority = 0.0
         self.done = env.event()
         self.t_start = self.t_ul_arrive = self.t_ul_start = self.t_ul_end = 0.0
         self.t_gpu_arrive = self.t_gpu_start = self.t_gpu_end = self.t_commit = 0.0

@@ -27,6 +27,9 @@ class DeviceParams:
 class ChannelParams:
     model: str
     snr_db: float
+    snr_db_list: tuple[float, ...] | None = None
+    spread: str = "none"  # "none" | "uniform" | "normal"
+    spread_db: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,9 @@ class ServerParams:
     batch_per_item_s: float
     max_wait_s: float
     downlink_latency_s: float
+    latency_model: str = "affine"  # "affine" | "table"
+    latency_table: tuple[tuple[int, float], ...] | None = None
+    discipline: str = "fifo"  # "fifo" | "priority_uncertainty" | "priority_importance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,11 @@ class PolicyParams:
     rejection_a: float
     rejection_b: float
     skip_probability: float | None
+    importance_threshold: float = 0.2
+    importance_rule: str = "and"
+    importance_weight: float = 0.5
+    importance_source: str = "trace"
+    importance_beta: tuple[float, float] = (2.0, 5.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ class Stream(IntEnum):
     CHANNEL = 4
     TRACE_SYNTH = 5
     START = 6
+    IMPORTANCE = 7
 
 
 def stream(seed: int, kind: Stream, index: int = 0) -> np.random.Generator:

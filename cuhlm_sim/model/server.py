@@ -9,9 +9,11 @@ device's wake-up is scheduled right then; the only server event is "GPU free aga
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 
+import numpy as np
 import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
@@ -19,18 +21,73 @@ from cuhlm_sim.model.job import Job, succeed_after
 from cuhlm_sim.model.params import ServerParams
 
 
+def batch_latency_table(params: ServerParams) -> list[float]:
+    """t(b) [s] for b = 0..max_batch (index 0 unused).
+
+    ``affine``: :math:`t(b) = t_1 + c (b - 1)`. ``table``: piecewise-linear interpolation in
+    the given (b, t) points, extrapolated linearly from the last two beyond the table.
+    """
+    b = np.arange(params.max_batch + 1, dtype=np.float64)
+    if params.latency_model == "table" and params.latency_table:
+        xs = np.array([p[0] for p in params.latency_table], dtype=np.float64)
+        ys = np.array([p[1] for p in params.latency_table], dtype=np.float64)
+        t = np.interp(b, xs, ys)
+        if xs.size >= 2:
+            slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+            beyond = b > xs[-1]
+            t[beyond] = ys[-1] + slope * (b[beyond] - xs[-1])
+    else:
+        t = params.llm_latency_s + params.batch_per_item_s * (b - 1)
+    return t.tolist()
+
+
+class _FifoQueue:
+    def __init__(self) -> None:
+        self._q: deque[Job] = deque()
+        self.push = self._q.append
+        self.pop = self._q.popleft
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def oldest_arrival(self) -> float:
+        return self._q[0].t_gpu_arrive
+
+
+class _PriorityQueue:
+    """Highest ``job.priority`` first; equal priorities in arrival order."""
+
+    def __init__(self) -> None:
+        self._h: list[tuple[float, int, Job]] = []
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._h)
+
+    def push(self, job: Job) -> None:
+        self._seq += 1
+        heapq.heappush(self._h, (-job.priority, self._seq, job))
+
+    def pop(self) -> Job:
+        return heapq.heappop(self._h)[2]
+
+    def oldest_arrival(self) -> float:
+        return min(item[2].t_gpu_arrive for item in self._h)
+
+
 class GpuServer:
     def __init__(self, env: simpy.Environment, params: ServerParams, recorder: Recorder) -> None:
         self.env = env
         self.params = params
         self.recorder = recorder
-        self._queue: deque[Job] = deque()
+        self._queue = _FifoQueue() if params.discipline == "fifo" else _PriorityQueue()
         self._idle = params.gpus
         self._wait_timer_at = math.inf
+        self._latency = batch_latency_table(params)
 
     def batch_latency_s(self, b: int) -> float:
         """t(b) [s] for a batch of b verifications."""
-        return self.params.llm_latency_s + self.params.batch_per_item_s * (b - 1)
+        return self._latency[b]
 
     @property
     def queue_length(self) -> int:
@@ -42,7 +99,7 @@ class GpuServer:
 
     def submit(self, job: Job) -> None:
         job.t_gpu_arrive = self.env.now
-        self._queue.append(job)
+        self._queue.push(job)
         self.recorder.gpu_queue.change(job.t_gpu_arrive, 1)
         if self._idle:
             self._dispatch()
@@ -52,7 +109,7 @@ class GpuServer:
         while self._idle and q:
             now = env.now
             if p.max_wait_s > 0 and len(q) < p.max_batch:
-                start_at = q[0].t_gpu_arrive + p.max_wait_s
+                start_at = q.oldest_arrival() + p.max_wait_s
                 if now < start_at:
                     if start_at < self._wait_timer_at:
                         self._wait_timer_at = start_at
@@ -60,9 +117,9 @@ class GpuServer:
                         timer.callbacks.append(self._on_wait_timer)
                     return
             b = min(len(q), p.max_batch)
-            batch = [q.popleft() for _ in range(b)]
+            batch = [q.pop() for _ in range(b)]
             self.recorder.gpu_queue.change(now, -b)
-            service = self.batch_latency_s(b)
+            service = self._latency[b]
             end = now + service
             commit_delay = service + p.downlink_latency_s
             for job in batch:

@@ -2,6 +2,7 @@
 
 from cuhlm_sim.model.policies.base import Policy
 from cuhlm_sim.model.policies.cuhlm import CuhlmPolicy
+from cuhlm_sim.model.policies.ihlm import IhlmPolicy
 from cuhlm_sim.model.policies.simple import (
     HlmPolicy,
     LlmOnlyPolicy,
@@ -15,6 +16,7 @@ POLICIES: Registry[Policy] = Registry("policy")
 POLICIES.add("hlm", HlmPolicy)
 POLICIES.add("uhlm", UhlmPolicy)
 POLICIES.add("cuhlm", CuhlmPolicy)
+POLICIES.add("ihlm", IhlmPolicy)
 POLICIES.add("slm_only", SlmOnlyPolicy)
 POLICIES.add("llm_only", LlmOnlyPolicy)
 POLICIES.add("random_skip", RandomSkipPolicy)

@@ -1,0 +1,49 @@
+r"""Importance- and uncertainty-aware HLM (arXiv 2508.12590, "IU-HLM").
+
+The paper transmits a draft only if it is uncertain *and* important (attention-based). The
+simulator does not model attention: it reads a per-token importance score I in [0, 1] from the
+trace's ``importance`` column, or, with ``importance_source: synthetic``, draws
+:math:`I \sim \mathrm{Beta}(\alpha, \beta)` once per trace row (ASM; fixed per trace so every
+run and policy sees the same scores). Rules (``policy.importance_rule``):
+
+- ``and`` (SEC reconstruction): :math:`\delta = 1\{u > u_{th}\} \wedge 1\{I \ge I_{th}\}`;
+- ``weighted``: :math:`\delta = 1\{(1 - w) u + w I > u_{th}\}`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cuhlm_sim.errors import ScenarioError
+from cuhlm_sim.model.params import PolicyParams
+from cuhlm_sim.model.policies.base import Policy
+from cuhlm_sim.model.rng import Stream
+from cuhlm_sim.traces.arrays import TraceArrays
+
+
+def importance_scores(trace: TraceArrays, params: PolicyParams) -> np.ndarray:
+    """float64 [num_rows]: the importance of each trace row."""
+    if params.importance_source == "trace":
+        if trace.importance is None:
+            raise ScenarioError(
+                "policy.importance_source: the trace has no `importance` column; "
+                "set policy.importance_source: synthetic"
+            )
+        return np.asarray(trace.importance, dtype=np.float64)
+    rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(int(Stream.IMPORTANCE),)))
+    return rng.beta(*params.importance_beta, trace.num_rows)
+
+
+class IhlmPolicy(Policy):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.importance = importance_scores(self.trace, self.params)
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        u = self.trace.uncertainty[rows]
+        imp = self.importance[rows]
+        p = self.params
+        if p.importance_rule == "weighted":
+            w = p.importance_weight
+            return (1.0 - w) * u + w * imp > p.threshold
+        return (u > p.threshold) & (imp >= p.importance_threshold)
