@@ -10,7 +10,8 @@ Each run is keyed by a hash of its resolved scenario (seed included) and stored 
 JSON file, ``DIR/runs/<key>.json``, written atomically. A rerun skips every key already on
 disk, so an interrupted sweep continues where it stopped. A run that raises is stored with its
 error; the sweep goes on. ``DIR/runs.parquet`` (one row per run) and ``DIR/points.parquet``
-(mean, standard deviation and Student-t 95% CI half-width per point) are rebuilt at the end.
+(mean, standard deviation and Student-t 95% CI half-width per point) are rebuilt at the end,
+with ``DIR/sweep.json`` (axes, points, seeds) for the plots.
 
 Three executors run the same worker function, :func:`execute_run`: in-process (``--workers
 1``, and what tests monkeypatch), a local process pool, and a dask.distributed cluster. Workers
@@ -279,15 +280,23 @@ def load_sweep(path: str | Path) -> SweepPlan:
 
 
 class RunStore:
-    """``DIR/<key>.json`` per finished run; each file appears atomically (write, then rename)."""
+    """``DIR/<key>.json`` per finished run; each file appears atomically (write, then rename).
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    ``root=None`` keeps records in memory only (a capacity search without ``--out``).
+    """
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = None if root is None else Path(root)
+        self._memory: dict[str, dict[str, Any]] = {}
 
     def path(self, key: str) -> Path:
+        if self.root is None:
+            raise ValueError("an in-memory RunStore has no files")
         return self.root / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        if self.root is None:
+            return self._memory.get(key)
         try:
             return json.loads(self.path(key).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -297,6 +306,9 @@ class RunStore:
             return None
 
     def put(self, record: dict[str, Any]) -> None:
+        if self.root is None:
+            self._memory[record["key"]] = record
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.path(record["key"])
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -615,6 +627,17 @@ def run_sweep(
     records = run_tasks(plan.tasks, store, executor, on_result=count, retry_failed=retry_failed)
     runs = runs_frame(plan, records)
     points = points_frame(runs, plan.axes)
+    meta = {
+        "source": plan.source,
+        "name": plan.spec.name,
+        "axes": plan.axes,
+        "points": plan.points,
+        "repetitions": plan.spec.repetitions,
+        "seeds": plan.seeds,
+    }
+    tmp = out_dir / ".sweep.json.tmp"
+    dump_json(meta, tmp)
+    tmp.replace(out_dir / "sweep.json")
     write_frame(runs, out_dir / "runs.parquet")
     write_frame(points, out_dir / "points.parquet")
     failed = int((runs["status"] != "ok").sum()) if not runs.empty else 0

@@ -1,0 +1,309 @@
+"""Capacity search: the largest ``devices.count`` that meets every SLO.
+
+For each value of the ``--over`` axes, the device count is found by exponential search
+(1, 2, 4, ... until a count fails) and then bisection between the last passing and the first
+failing count. A count *passes* when, for every SLO, the mean of the metric over the
+repetitions meets the bound; a run that fails or a metric that is undefined (null) fails the
+count. The search assumes the metrics are monotone in the number of devices, which holds for
+latencies and utilisations of a shared cell up to simulation noise; the per-count means and
+95% CIs in the output show how close the boundary evaluations are.
+
+Searches for all axis values advance in lock step, so each step submits every value's
+repetitions to the executor at once. Runs are keyed and stored like sweep runs: with an output
+folder, an interrupted search resumes without repeating a run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import operator
+import re
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from cuhlm_sim.config.load import apply_overrides, format_validation_error
+from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.errors import CuhlmError, ScenarioError
+from cuhlm_sim.experiments.sweep import (
+    Executor,
+    RunStore,
+    RunTask,
+    ci95_half_width,
+    derived_seeds,
+    flatten_summary,
+    run_key,
+    run_tasks,
+    scenario_key_exists,
+)
+from cuhlm_sim.outputs.writer import dump_json
+
+log = logging.getLogger(__name__)
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+_SLO_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class SLO:
+    """``metric op threshold``, e.g. ``p95_token_latency_s <= 0.5`` (metric from summary.json)."""
+
+    metric: str
+    op: str
+    threshold: float
+
+    def met(self, value: float) -> bool:
+        return math.isfinite(value) and _OPS[self.op](value, self.threshold)
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.threshold:g}"
+
+
+def parse_slo(text: str) -> SLO:
+    m = _SLO_RE.match(text)
+    if m is None:
+        raise CuhlmError(f"--slo {text!r}: expected METRIC<=VALUE (operators <=, <, >=, >)")
+    metric, op, raw = m.groups()
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise CuhlmError(f"--slo {text!r}: {raw!r} is not a number") from None
+    return SLO(metric, op, threshold)
+
+
+def parse_over(text: str) -> tuple[str, list[Any]]:
+    """``channel.snr_db=0,5,10`` -> (key, values); values are YAML scalars (``hlm``, ``1e6``)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise CuhlmError(f"--over {text!r}: expected KEY=V1,V2,...")
+    if not scenario_key_exists(key):
+        raise CuhlmError(f"--over {text!r}: {key} is not a scenario key (see `cuhlm keys`)")
+    if key in ("devices.count", "seed"):
+        raise CuhlmError(f"--over {text!r}: {key} is set by the search itself")
+    values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+    if not values:
+        raise CuhlmError(f"--over {text!r}: empty axis (give at least one value)")
+    return key, values
+
+
+def _search(start: int, max_devices: int, resolution: int) -> Generator[int, bool, tuple[int, int]]:
+    """Yield counts to try, receive pass/fail; return (largest passing, smallest failing).
+
+    The smallest failing count is ``max_devices + 1`` when even ``max_devices`` passes.
+    """
+    lo, hi, n = 0, max_devices + 1, start
+    while True:  # exponential phase
+        if (yield n):
+            lo = n
+            if n >= max_devices:
+                return lo, hi
+            n = min(2 * n, max_devices)
+        else:
+            hi = n
+            break
+    while hi - lo > resolution:  # bisection phase
+        mid = (lo + hi) // 2
+        if (yield mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
+
+
+@dataclass
+class CapacityEntry:
+    """Result for one axis value; ``capacity = lower`` and ``upper`` is the first failing count."""
+
+    params: dict[str, Any]
+    capacity: int = 0
+    lower: int = 0
+    upper: int = 0
+    capped: bool = False
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        first = next(iter(self.params.items()), (None, None))
+        return {
+            "key": first[0],
+            "value": first[1],
+            "params": self.params,
+            "capacity": self.capacity,
+            "lower": self.lower,
+            "upper": self.upper,
+            "capped": self.capped,
+            "evaluations": sorted(self.evaluations, key=lambda e: e["devices"]),
+            "runs": self.runs,
+        }
+
+
+def _point_scenarios(
+    base: Scenario, over: Sequence[tuple[str, list[Any]]]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(axis params, scenario data) for every combination, each validated before any run."""
+    keys = [k for k, _ in over]
+    base_data = base.model_dump(mode="json")
+    out, errors = [], []
+    for combo in itertools.product(*(vals for _, vals in over)):
+        params = dict(zip(keys, combo, strict=True))
+        data = apply_overrides(base_data, params.items())
+        try:
+            Scenario.model_validate(data)
+        except ValidationError as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "base scenario"
+            errors.append(format_validation_error(f"--over ({where})", exc))
+        out.append((params, data))
+    if errors:
+        raise ScenarioError("\n".join(errors))
+    return out
+
+
+def _check_metrics(base: Scenario, slos: Sequence[SLO]) -> None:
+    """Fail fast on a misspelt SLO metric: a 1 ms probe run lists the summary's metrics."""
+    from cuhlm_sim.experiments.sweep import _cached_trace, run_scenario
+
+    probe = Scenario.model_validate(
+        apply_overrides(
+            base.model_dump(mode="json"),
+            [("duration_s", 1e-3), ("warmup_s", 0.0), ("devices.count", 1)],
+        )
+    )
+    known = flatten_summary(run_scenario(probe, trace=_cached_trace(probe)).summary)
+    unknown = [s for s in slos if s.metric not in known]
+    if unknown:
+        names = ", ".join(sorted(known))
+        raise CuhlmError(
+            f"--slo {unknown[0]}: unknown metric {unknown[0].metric!r} (known: {names})"
+        )
+
+
+def find_capacity(
+    base: Scenario,
+    slos: Sequence[SLO],
+    over: Sequence[tuple[str, list[Any]]] = (),
+    *,
+    repetitions: int = 3,
+    start: int = 1,
+    max_devices: int = 1024,
+    resolution: int = 1,
+    executor: Executor | None = None,
+    store: RunStore | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> list[CapacityEntry]:
+    """Capacity of ``base`` for every combination of the ``over`` axes (see module doc)."""
+    if not slos:
+        raise CuhlmError("--slo: give at least one SLO, e.g. --slo 'p95_token_latency_s<=0.5'")
+    if repetitions < 1 or start < 1 or resolution < 1 or max_devices < start:
+        raise CuhlmError(
+            "capacity: need repetitions >= 1, start >= 1, resolution >= 1, max_devices >= start "
+            f"(got {repetitions}, {start}, {resolution}, {max_devices})"
+        )
+    points = _point_scenarios(base, over)
+    _check_metrics(base, slos)
+    store = store or RunStore(None)
+    seeds = derived_seeds(base.seed, repetitions)
+    entries = [CapacityEntry(params) for params, _ in points]
+    searches = [_search(start, max_devices, resolution) for _ in points]
+    pending = {i: next(s) for i, s in enumerate(searches)}
+    while pending:
+        tasks: dict[tuple[int, int], list[RunTask]] = {}
+        for i, n in pending.items():
+            params, data = points[i]
+            tasks[i, n] = []
+            for rep, seed in enumerate(seeds):
+                config = apply_overrides(data, [("devices.count", n), ("seed", seed)])
+                config = Scenario.model_validate(config).model_dump(mode="json")
+                run_params = {**params, "devices.count": n}
+                tasks[i, n].append(RunTask(run_key(config), i, rep, seed, run_params, config))
+        flat = [t for ts in tasks.values() for t in ts]
+        records = run_tasks(flat, store, executor, on_result=on_result)
+        nxt: dict[int, int] = {}
+        for (i, n), ts in tasks.items():
+            passed = _evaluate(entries[i], n, [records[t.key] for t in ts], slos)
+            try:
+                nxt[i] = searches[i].send(passed)
+            except StopIteration as stop:
+                lo, hi = stop.value
+                e = entries[i]
+                e.capacity, e.lower, e.upper = lo, lo, hi
+                e.capped = hi > max_devices
+        pending = nxt
+    return entries
+
+
+def _evaluate(
+    entry: CapacityEntry, n: int, records: list[dict[str, Any]], slos: Sequence[SLO]
+) -> bool:
+    """Record the runs of count ``n`` in ``entry``; True when every SLO's mean is met."""
+    ok = all(r["status"] == "ok" for r in records)
+    metrics: dict[str, dict[str, Any]] = {}
+    passed = ok
+    for slo in slos:
+        vals = np.array(
+            [flatten_summary(r.get("summary")).get(slo.metric, math.nan) for r in records]
+        )
+        finite = vals[np.isfinite(vals)]
+        mean = float(finite.mean()) if finite.size == vals.size and vals.size else math.nan
+        metrics[slo.metric] = {
+            "mean": mean,
+            "std": float(vals.std(ddof=1)) if vals.size > 1 else math.nan,
+            "ci95": ci95_half_width(vals),
+            "values": vals.tolist(),
+        }
+        passed = passed and slo.met(mean)
+    entry.evaluations.append({"devices": n, "passed": passed, "metrics": metrics})
+    for r in records:
+        summary = flatten_summary(r.get("summary"))
+        entry.runs.append(
+            {
+                "key": r["key"],
+                "devices": n,
+                "rep": r["rep"],
+                "seed": r["seed"],
+                "status": r["status"],
+                "error": r.get("error"),
+                "metrics": {s.metric: summary.get(s.metric) for s in slos},
+            }
+        )
+    log.info("%s devices=%d: %s", entry.params, n, "pass" if passed else "fail")
+    return passed
+
+
+def write_capacity(
+    out_dir: Path,
+    entries: Sequence[CapacityEntry],
+    *,
+    scenario: str,
+    slos: Sequence[SLO],
+    repetitions: int,
+) -> Path:
+    """DIR/capacity.json: the search settings and one entry per axis value (atomic write)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "capacity.json"
+    tmp = out_dir / ".capacity.json.tmp"
+    dump_json(
+        {
+            "scenario": scenario,
+            "slos": [str(s) for s in slos],
+            "repetitions": repetitions,
+            "rule": "capacity = largest devices.count whose mean over repetitions meets every "
+            "SLO; lower = capacity, upper = smallest failing count",
+            "entries": [e.to_json() for e in entries],
+        },
+        tmp,
+    )
+    tmp.replace(path)
+    return path
