@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cuhlm_sim import __version__
+from cuhlm_sim.cli_experiments import register as _register_experiments
 from cuhlm_sim.cli_traces import app as traces_app
 from cuhlm_sim.errors import CuhlmError
 
@@ -32,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(traces_app, name="traces")
+_register_experiments(app)
 console = Console()
 err_console = Console(stderr=True)
 

@@ -607,6 +607,9 @@ def run_sweep(
     ``on_start(total, already_done)`` and ``on_result(record)`` let a caller draw progress.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CuhlmError(f"--out: {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
     store = RunStore(out_dir / "runs")
     done = sum(
         1

@@ -1,0 +1,277 @@
+"""Figures from sweep and capacity folders (seaborn on the Agg backend, PNG + PDF).
+
+Each figure reads the aggregated files a command wrote: ``points.parquet`` (per-point mean and
+Student-t 95% CI half-width over the repetitions, drawn as a band) or ``capacity.json``. A
+figure is drawn only when its axis was swept: throughput needs ``devices.count``, the skip and
+energy figures need ``policy.threshold``. Another swept parameter (``policy.kind`` first)
+becomes the colour; a third one becomes columns of panels.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cuhlm_sim.errors import CuhlmError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("throughput", "skip", "capacity", "latency", "energy")
+STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
+
+LABELS = {
+    "devices.count": "devices N",
+    "channel.snr_db": "uplink SNR [dB]",
+    "policy.threshold": "uncertainty threshold $u_{th}$ [–]",
+    "policy.kind": "policy",
+    "uplink.bandwidth_hz": "uplink bandwidth [Hz]",
+    "throughput_tokens_per_s": "throughput [tok/s]",
+    "skip_rate": "skip rate [–]",
+    "true_skip_rate": "true skip rate [–]",
+    "capacity": "capacity [devices]",
+}
+_UNITS = (
+    ("_tokens_per_s", "tok/s"),
+    ("_per_token_j", "J/token"),
+    ("_bits", "bit"),
+    ("_hz", "Hz"),
+    ("_db", "dB"),
+    ("_j", "J"),
+    ("_s", "s"),
+)
+
+
+def label(name: str) -> str:
+    """Axis label with its unit, from LABELS or the name's unit suffix."""
+    if name in LABELS:
+        return LABELS[name]
+    short = name.rsplit(".", 1)[-1]
+    for suffix, unit in _UNITS:
+        if short.endswith(suffix):
+            return f"{short.removesuffix(suffix).replace('_', ' ')} [{unit}]"
+    return f"{short.replace('_', ' ')} [–]"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    return plt
+
+
+def _save(fig: Any, base: Path) -> list[Path]:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [base.with_suffix(".png"), base.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    _pyplot().close(fig)
+    return paths
+
+
+def read_sweep_dir(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """points.parquet and the swept axes (from sweep.json)."""
+    points_path = folder / "points.parquet"
+    if not points_path.is_file():
+        raise CuhlmError(f"{folder}: no points.parquet (run `cuhlm sweep ... --out {folder}`)")
+    points = pd.read_parquet(points_path)
+    meta = folder / "sweep.json"
+    if meta.is_file():
+        axes = json.loads(meta.read_text(encoding="utf-8"))["axes"]
+    else:
+        stats = ("_mean", "_std", "_ci95")
+        skip = {"point", "n_runs", "n_failed"}
+        axes = [c for c in points.columns if c not in skip and not c.endswith(stats)]
+    return points, axes
+
+
+def _groups(points: pd.DataFrame, axes: Sequence[str], x: str) -> tuple[str | None, str | None]:
+    """Colour and panel-column parameters among the other varying axes."""
+    others = [a for a in axes if a != x and points[a].nunique() > 1]
+    others.sort(key=lambda a: a != "policy.kind")
+    if len(others) > 2:
+        log.warning("plots: %s vary too; showing their first value only", ", ".join(others[2:]))
+    return (others[0] if others else None, others[1] if len(others) > 1 else None)
+
+
+def _first_values(points: pd.DataFrame, axes: Sequence[str], keep: Sequence[str]) -> pd.DataFrame:
+    for a in axes:
+        if a not in keep and points[a].nunique() > 1:
+            points = points[points[a] == points[a].iloc[0]]
+    return points
+
+
+def line_figure(
+    points: pd.DataFrame, axes: Sequence[str], x: str, metrics: Sequence[str], title: str
+) -> Any:
+    """One panel per metric (x panel-column value): mean line, 95% CI band, colour = hue."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    hue, col = _groups(points, axes, x)
+    points = _first_values(points, axes, [x, *(a for a in (hue, col) if a)])
+    col_values = sorted(points[col].unique()) if col else [None]
+    hue_values = list(dict.fromkeys(points[hue])) if hue else [None]
+    palette = sns.color_palette(n_colors=max(len(hue_values), 1))
+    ncols = len(metrics) * len(col_values)
+    fig, axs = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.4), squeeze=False)
+    for j, (metric, cv) in enumerate((m, c) for m in metrics for c in col_values):
+        ax = axs[0, j]
+        sub = points if col is None else points[points[col] == cv]
+        for color, hv in zip(palette, hue_values, strict=False):
+            g = (sub if hue is None else sub[sub[hue] == hv]).sort_values(x)
+            mean = g[f"{metric}_mean"].to_numpy(dtype=float)
+            ci = np.nan_to_num(g[f"{metric}_ci95"].to_numpy(dtype=float))
+            xs = g[x].to_numpy(dtype=float)
+            ax.plot(xs, mean, marker="o", color=color, label=None if hue is None else str(hv))
+            ax.fill_between(xs, mean - ci, mean + ci, color=color, alpha=0.2, linewidth=0)
+        ax.set_xlabel(label(x))
+        ax.set_ylabel(label(metric))
+        if col is not None:
+            ax.set_title(f"{label(col)} = {cv}")
+        if hue is not None and j == 0:
+            ax.legend(title=label(hue))
+    fig.suptitle(f"{title} (mean, 95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_throughput(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[Path]:
+    fig = line_figure(
+        points, axes, "devices.count", ["throughput_tokens_per_s"], "Throughput vs devices"
+    )
+    return _save(fig, base)
+
+
+def plot_skip(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[Path]:
+    fig = line_figure(
+        points, axes, "policy.threshold", ["skip_rate", "true_skip_rate"], "Skip rates"
+    )
+    return _save(fig, base)
+
+
+def energy_metrics(points: pd.DataFrame) -> list[str]:
+    """Energy-per-token metrics present in the sweep (none when the model has no energy)."""
+    return [
+        c.removesuffix("_mean")
+        for c in points.columns
+        if c.endswith("energy_per_token_j_mean") and points[c].notna().any()
+    ]
+
+
+def plot_energy(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[Path]:
+    fig = line_figure(points, axes, "policy.threshold", energy_metrics(points), "Energy per token")
+    return _save(fig, base)
+
+
+def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[Path]:
+    """Stacked bars of the mean per-stage latency; they add up to the mean token latency."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    varying = [a for a in axes if points[a].nunique() > 1] or list(axes)
+    names = [
+        ", ".join(f"{a.rsplit('.', 1)[-1]}={r[a]}" for a in varying) for _, r in points.iterrows()
+    ]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.55 * len(points) + 2), 3.8))
+    bottom = np.zeros(len(points))
+    for color, stage in zip(sns.color_palette(n_colors=len(STAGES)), STAGES, strict=True):
+        col = f"latency_breakdown_s.{stage}_s_mean"
+        if col not in points:
+            continue
+        vals = np.nan_to_num(points[col].to_numpy(dtype=float))
+        ax.bar(range(len(points)), vals, bottom=bottom, color=color, label=stage)
+        bottom += vals
+    if "mean_token_latency_s_ci95" in points:
+        ci = np.nan_to_num(points["mean_token_latency_s_ci95"].to_numpy(dtype=float))
+        ax.errorbar(range(len(points)), bottom, yerr=ci, fmt="none", ecolor="black", capsize=3)
+    ax.set_xticks(range(len(points)), names, rotation=60, ha="right")
+    ax.set_ylabel("mean token latency [s]")
+    ax.set_title("Latency per stage\n(error bar: 95% CI of the total)")
+    ax.legend(title="stage", bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.tight_layout()
+    return _save(fig, base)
+
+
+def plot_capacity(capacity_json: Path, base: Path) -> list[Path]:
+    """Capacity vs the first --over axis; colour = a second axis (e.g. policy.kind).
+
+    Bars span [lower, upper): the search's bracket (capacity = lower).
+    """
+    import seaborn as sns
+
+    plt = _pyplot()
+    data = json.loads(capacity_json.read_text(encoding="utf-8"))
+    entries = data["entries"]
+    if not entries or entries[0]["key"] is None:
+        raise CuhlmError(f"{capacity_json}: no --over axis to plot against")
+    x = entries[0]["key"]
+    rest = [k for k in entries[0]["params"] if k != x]
+    hue = rest[0] if rest else None
+    hue_values = list(dict.fromkeys(e["params"][hue] for e in entries)) if hue else [None]
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    for color, hv in zip(sns.color_palette(n_colors=len(hue_values)), hue_values, strict=True):
+        es = [e for e in entries if hue is None or e["params"][hue] == hv]
+        es.sort(key=lambda e: e["value"])
+        xs = np.array([e["value"] for e in es], dtype=float)
+        cap = np.array([e["capacity"] for e in es], dtype=float)
+        up = np.array([e["upper"] - 1 for e in es], dtype=float)
+        ax.plot(xs, cap, marker="o", color=color, label=None if hue is None else str(hv))
+        ax.fill_between(xs, cap, np.maximum(cap, up), color=color, alpha=0.2, linewidth=0)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label("capacity"))
+    ax.set_title("Capacity: " + " and ".join(data.get("slos", [])), fontsize=9)
+    if hue is not None:
+        ax.legend(title=label(hue))
+    fig.tight_layout()
+    return _save(fig, base)
+
+
+def plot_dir(folder: Path, kind: str = "auto", out: Path | None = None) -> list[Path]:
+    """Draw ``kind`` (or every figure the folder supports) into ``out`` (default DIR/figures)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CuhlmError(f"{folder}: not a folder")
+    if kind != "auto" and kind not in KINDS:
+        raise CuhlmError(f"--kind {kind!r}: expected auto or one of {', '.join(KINDS)}")
+    out = out or folder / "figures"
+    cap = folder / "capacity.json"
+    has_points = (folder / "points.parquet").is_file()
+    if kind == "capacity" or (kind == "auto" and cap.is_file()):
+        if not cap.is_file():
+            raise CuhlmError(f"{folder}: no capacity.json (run `cuhlm capacity ... --out DIR`)")
+        written = plot_capacity(cap, out / "capacity")
+        if kind == "capacity" or not has_points:
+            return written
+    else:
+        written = []
+    points, axes = read_sweep_dir(folder)
+    points = points[points["n_runs"] > 0]
+    needs: dict[str, tuple[bool, str, Callable[..., list[Path]]]] = {
+        "throughput": ("devices.count" in axes, "devices.count", plot_throughput),
+        "skip": ("policy.threshold" in axes, "policy.threshold", plot_skip),
+        "latency": (True, "", plot_latency_breakdown),
+        "energy": (
+            "policy.threshold" in axes and bool(energy_metrics(points)),
+            "policy.threshold and an energy_per_token_j metric",
+            plot_energy,
+        ),
+    }
+    for name, (ok, need, fn) in needs.items():
+        if kind not in ("auto", name):
+            continue
+        if not ok:
+            if kind == name:
+                raise CuhlmError(f"--kind {name}: {folder} did not sweep {need}")
+            continue
+        written += fn(points, axes, out / name)
+    return written
