@@ -79,7 +79,7 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
             arrival_rate_per_s=d.arrival_rate_per_s,
         ),
         channel=_channel(scn),
-        uplink=UplinkParams(bandwidth_hz=scn.uplink.bandwidth_hz, scheduler=scn.uplink.scheduler),
+        uplink=UplinkParams(**scn.uplink.model_dump()),
         server=ServerParams(
             gpus=s.gpus,
             llm_latency_s=s.llm_latency_s,

@@ -92,11 +92,41 @@ class UplinkConfig(_Base):
     """The shared uplink radio."""
 
     bandwidth_hz: float = Field(10e6, gt=0, description="Uplink bandwidth W [Hz].")
-    scheduler: Literal["equal_share"] = Field(
+    scheduler: Literal["equal_share", "round_robin", "proportional_fair", "max_rate"] = Field(
         "equal_share",
         description="`equal_share`: every active transmission gets W / n_active (fluid "
-        "processor sharing).",
+        "processor sharing). `round_robin`, `proportional_fair`, `max_rate` (max C/I): "
+        "resource blocks scheduled per slot.",
     )
+    numerology: int = Field(
+        0,
+        ge=0,
+        le=4,
+        description="NR numerology mu (slotted schedulers): subcarrier spacing 15*2^mu kHz, "
+        "RB width 12 subcarriers, slot 1/2^mu ms (TS 38.211).",
+    )
+    num_rb: int | None = Field(
+        None,
+        ge=1,
+        description="Resource blocks per slot; null = floor(bandwidth_hz / RB width).",
+    )
+    pf_window_slots: float = Field(
+        100.0,
+        gt=1,
+        description="proportional_fair: averaging window of the throughput T [slots] "
+        "(beta = 1 - 1/window).",
+    )
+
+    @model_validator(mode="after")
+    def _check_rbs(self) -> UplinkConfig:
+        if self.scheduler != "equal_share" and self.num_rb is None:
+            rb_hz = 12 * 15e3 * 2**self.numerology
+            if self.bandwidth_hz < rb_hz:
+                raise ValueError(
+                    f"bandwidth_hz {self.bandwidth_hz:g} is below one resource block "
+                    f"({rb_hz:g} Hz at numerology {self.numerology})"
+                )
+        return self
 
 
 class DownlinkConfig(_Base):

@@ -36,6 +36,24 @@ def _ratio(num: float, den: float) -> float | None:
     return None if den == 0 else float(num) / float(den)
 
 
+def device_table(result: RunResult) -> dict[str, np.ndarray]:
+    """Per-device columns (devices.parquet): tokens, throughput, bits, airtime, RB share."""
+    p, r = result.params, result.recorder
+    rbs = r.device_rbs
+    return {
+        "device": np.arange(p.devices.count, dtype=np.int32),
+        "snr_db": result.snr_db,
+        "spectral_efficiency_bps_hz": result.spectral_efficiency,
+        "tokens": r.device_tokens,
+        "throughput_tokens_per_s": r.device_tokens / p.duration_s,
+        "uplink_bits": r.device_bits,
+        "uplink_throughput_bps": r.device_bits / p.duration_s,
+        "airtime_s": r.device_airtime_s,
+        "resource_blocks": rbs,
+        "rb_share": rbs / r.total_rbs if r.total_rbs else np.zeros(rbs.size),
+    }
+
+
 def summarize(result: RunResult) -> dict[str, Any]:
     p, r = result.params, result.recorder
     duration = p.duration_s
@@ -101,6 +119,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "batch_size_counts": {str(k): v for k, v in sorted(r.batch_size_counts.items())},
         "uplink_utilization": r.uplink_busy_s / duration,
         "jain_fairness": jain_index(r.device_tokens),
+        "uplink_jain_fairness": jain_index(r.device_bits),
+        "rb_jain_fairness": jain_index(r.device_rbs) if r.total_rbs else None,
         "device_energy_per_token_j": _ratio(e_device, n),
         "server_energy_per_token_j": _ratio(e_gpu, n),
         "system_energy_per_token_j": _ratio(e_device + e_gpu, n),

@@ -74,6 +74,10 @@ class Recorder:
         self.batch_size_counts: dict[int, int] = {}
         self.uplink_busy_s = 0.0
         self.uplink_transmissions = 0
+        self.device_bits = np.zeros(num_devices)
+        self.device_airtime_s = np.zeros(num_devices)
+        self.device_rbs = np.zeros(num_devices, dtype=np.int64)
+        self.total_rbs = 0
         self.gpu_waits = array("f")
         self.gpu_queue = LevelIntegrator(window_start_s, window_end_s)
         self.uplink_active = LevelIntegrator(window_start_s, window_end_s)
@@ -151,6 +155,7 @@ class Recorder:
             s[5] += t - job.t_gpu_end
             if job.bits > 0:
                 self.uplink_transmissions += 1
+                self.device_bits[job.device] += job.bits
         if self.log_tokens and t <= self.w1:
             self._log.append(
                 {
@@ -178,6 +183,19 @@ class Recorder:
             self.n_batches += 1
             self.batch_items += size
             self.batch_size_counts[size] = self.batch_size_counts.get(size, 0) + 1
+
+    def uplink_slot(
+        self, start: float, devs: np.ndarray, rbs: np.ndarray, bits: np.ndarray, slot_s: float
+    ) -> None:
+        """RBs and airtime per device in one slot (slotted uplink only)."""
+        if self.w0 <= start < self.w1:
+            self.device_rbs[devs] += rbs
+            self.device_airtime_s[devs] += slot_s
+            self.total_rbs += int(rbs.sum())
+
+    def uplink_airtime(self, device: int, start: float, end: float) -> None:
+        """Airtime of one payload on the fluid uplink (part inside the window)."""
+        self.device_airtime_s[device] += overlap(start, end, self.w0, self.w1)
 
     def uplink_busy(self, start: float, end: float) -> None:
         self.uplink_busy_s += overlap(start, end, self.w0, self.w1)

@@ -22,7 +22,12 @@ from cuhlm_sim.model.policies import POLICIES, Policy
 from cuhlm_sim.model.policies.ihlm import importance_scores
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.server import GpuServer
-from cuhlm_sim.model.uplink import EqualShareUplink, shannon_spectral_efficiency
+from cuhlm_sim.model.uplink import (
+    SCHEDULERS,
+    EqualShareUplink,
+    SlottedUplink,
+    shannon_spectral_efficiency,
+)
 from cuhlm_sim.traces.arrays import TraceArrays
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ class RunResult:
     policy: Policy
     payload: PayloadModel
     spectral_efficiency: np.ndarray  # [num_devices] bit/s/Hz
+    snr_db: np.ndarray  # [num_devices] dB
     events: int  # SimPy events processed (a speed-regression handle)
     requests_done: int
 
@@ -62,7 +68,12 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     server = GpuServer(env, params.server, recorder)
     snr_db = device_snr_db(params.channel, n_dev, params.seed)  # [num_devices]
     eta = shannon_spectral_efficiency(snr_db)  # [num_devices]
-    uplink = EqualShareUplink(env, params.uplink.bandwidth_hz, eta, server.submit, recorder)
+    up = params.uplink
+    if up.scheduler == "equal_share":
+        uplink = EqualShareUplink(env, up.bandwidth_hz, eta, server.submit, recorder)
+    else:
+        scheduler = SCHEDULERS.create(up.scheduler, n_dev, up)
+        uplink = SlottedUplink(env, up, eta, scheduler, server.submit, recorder)
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
     priority_key = None  # [num_rows]
     if params.server.discipline == "priority_uncertainty":
@@ -108,6 +119,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         policy=policy,
         payload=payload,
         spectral_efficiency=eta,
+        snr_db=snr_db,
         events=getattr(env, "events_processed", -1),
         requests_done=sum(d.requests_done for d in devices),
     )

@@ -36,6 +36,9 @@ class ChannelParams:
 class UplinkParams:
     bandwidth_hz: float
     scheduler: str
+    numerology: int = 0
+    num_rb: int | None = None
+    pf_window_slots: float = 100.0
 
 
 @dataclass(frozen=True, slots=True)

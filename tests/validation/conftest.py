@@ -28,9 +28,10 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def simulate(trace):
     """simulate(**sections) -> summary dict, for a scenario built from the given sections."""
 
-    def _run(**sections: Any) -> dict[str, Any]:
+    def _run(_output: bool = False, **sections: Any) -> Any:
         base = {"warmup_s": 5.0, "duration_s": 200.0, "trace": {"path": None}}
         scn = Scenario.model_validate(_merge(base, sections))
-        return run_scenario(scn, trace=trace, count_events=True).summary
+        out = run_scenario(scn, trace=trace, count_events=True)
+        return out if _output else out.summary
 
     return _run

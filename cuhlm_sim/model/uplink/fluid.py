@@ -51,7 +51,7 @@ class EqualShareUplink:
     ) -> None:
         self.env = env
         self.bandwidth_hz = float(bandwidth_hz)
-        self.eta = np.asarray(spectral_efficiency, dtype=np.float64).tolist()
+        self.eta = spectral_efficiency  # [num_devices] bit/s/Hz
         self.deliver = deliver
         self.recorder = recorder
         self._heap: list[tuple[float, int, Job]] = []
@@ -82,7 +82,7 @@ class EqualShareUplink:
         if not self._heap:
             self._busy_since = now
             self._v = 0.0
-        v_finish = self._v + job.bits / self.eta[job.device]
+        v_finish = self._v + job.bits / float(self.eta[job.device])
         self._seq += 1
         heapq.heappush(self._heap, (v_finish, self._seq, job))
         self.recorder.uplink_active.change(now, 1)
@@ -119,6 +119,7 @@ class EqualShareUplink:
             self._arm(now)
         for job in finished:
             job.t_ul_end = now
+            self.recorder.uplink_airtime(job.device, job.t_ul_start, now)
             self.deliver(job)
 
     def close(self, now: float) -> None:

@@ -1,0 +1,244 @@
+r"""A slotted uplink: a scheduler splits each slot's resource blocks (RBs) among devices.
+
+Numerology :math:`\mu` sets the subcarrier spacing :math:`15 \cdot 2^\mu` kHz, the RB width
+:math:`B_{RB} = 12 \cdot 15 \cdot 2^\mu` kHz and the slot length :math:`T_s = 2^{-\mu}` ms
+(TS 38.211 §4.2-4.3). With :math:`N_{RB} = \lfloor W / B_{RB} \rfloor` RBs, device n carries
+:math:`B_{RB} T_s \eta_n` bits per RB and slot, :math:`\eta_n` its spectral efficiency. A payload
+can span many slots.
+
+Event-driven: the link process runs one event per *busy* slot and sleeps on a single wake-up
+event while no device has data, so idle time costs nothing. A payload that arrives mid-slot is
+first considered at the next slot boundary; the time until its first RB is its uplink queueing
+delay.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Generator
+
+import numpy as np
+import simpy
+
+from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model.job import Job
+from cuhlm_sim.model.params import UplinkParams
+
+
+def greedy_fill(order: np.ndarray, need: np.ndarray, n_rb: int) -> np.ndarray:
+    """Give each device, in ``order``, the RBs it needs while RBs remain. int [m]."""
+    need_o = need[order]
+    before = np.cumsum(need_o) - need_o
+    give_o = np.clip(n_rb - before, 0, need_o)
+    rbs = np.empty_like(need)
+    rbs[order] = give_o
+    return rbs
+
+
+class SlotScheduler(ABC):
+    """Decides the RBs of one slot. ``devs``, ``need`` and ``eta`` cover backlogged devices."""
+
+    def __init__(self, num_devices: int, params: UplinkParams) -> None:
+        self.num_devices = num_devices
+        self.params = params
+
+    @abstractmethod
+    def allocate(
+        self, slot: int, devs: np.ndarray, need: np.ndarray, eta: np.ndarray, n_rb: int
+    ) -> np.ndarray:
+        """int [len(devs)]: RBs per backlogged device, summing to at most ``n_rb``."""
+
+    def served(self, slot: int, devs: np.ndarray, bits: np.ndarray) -> None:  # noqa: B027
+        """Bits each backlogged device sent in ``slot`` (for schedulers with memory)."""
+
+
+class RoundRobinScheduler(SlotScheduler):
+    """Equal RB shares among backlogged devices, leftovers going round in device order.
+
+    RBs a device does not need are shared among the others (water-filling), and the device
+    that gets the first leftover RB rotates every slot.
+    """
+
+    def allocate(self, slot, devs, need, eta, n_rb):
+        m = devs.size
+        order = np.argsort((devs - slot) % self.num_devices, kind="stable")
+        rbs = np.zeros(m, dtype=np.int64)
+        left = n_rb
+        active = need > 0
+        while left > 0 and active.any():
+            k = int(active.sum())
+            share = left // k
+            if share == 0:
+                first = [i for i in order.tolist() if active[i]][:left]
+                rbs[first] += 1
+                break
+            give = np.where(active, np.minimum(need - rbs, share), 0)
+            rbs += give
+            left -= int(give.sum())
+            active = rbs < need
+        return rbs
+
+
+class ProportionalFairScheduler(SlotScheduler):
+    r"""Serve devices in decreasing :math:`\eta_n / T_n`, where
+    :math:`T_t(n) = \beta T_{t-1}(n) + (1 - \beta) r_t(n)` is the discounted throughput
+    [bit/slot] and :math:`\beta = 1 - 1/\text{pf\_window\_slots}` (Sionna PFSchedulerSUMIMO;
+    frequency-flat channel, so the metric is the same on every RB).
+
+    :math:`T` is stored scaled by :math:`\beta^t` so that a slot costs O(served devices), not
+    O(all devices); the scale is renormalised before it underflows.
+    """
+
+    def __init__(self, num_devices: int, params: UplinkParams) -> None:
+        super().__init__(num_devices, params)
+        self.beta = 1.0 - 1.0 / params.pf_window_slots
+        self._t_scaled = np.full(num_devices, 1e-9)  # T(n) / g
+        self._g = 1.0  # beta ** (slots elapsed since the last renormalisation)
+        self._slot = 0
+
+    def _advance_to(self, slot: int) -> None:
+        if slot > self._slot:
+            self._g *= self.beta ** (slot - self._slot)
+            self._slot = slot
+            if self._g < 1e-150:
+                self._t_scaled *= self._g
+                self._g = 1.0
+
+    def allocate(self, slot, devs, need, eta, n_rb):
+        self._advance_to(slot)
+        metric = eta / self._t_scaled[devs]
+        order = np.argsort(-metric, kind="stable")
+        return greedy_fill(order, need, n_rb)
+
+    def served(self, slot, devs, bits):
+        self._advance_to(slot + 1)
+        self._t_scaled[devs] += (1.0 - self.beta) * bits / self._g
+
+    def average_throughput(self) -> np.ndarray:
+        """T(n) [bit/slot] of every device."""
+        return self._t_scaled * self._g
+
+
+class MaxRateScheduler(SlotScheduler):
+    """Max C/I: the best channel first; others get only what it leaves."""
+
+    def allocate(self, slot, devs, need, eta, n_rb):
+        order = np.argsort(-eta, kind="stable")
+        return greedy_fill(order, need, n_rb)
+
+
+class SlottedUplink:
+    """Resource-block uplink.
+
+    Parameters
+    ----------
+    spectral_efficiency : float64 [num_devices]
+        :math:`\\eta_n` [bit/s/Hz]; the channel may update it in place between slots.
+    scheduler : SlotScheduler
+        Splits each slot's RBs.
+    deliver : callable(Job)
+        Called at the end of the slot in which a payload's last bit is sent.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        params: UplinkParams,
+        spectral_efficiency: np.ndarray,
+        scheduler: SlotScheduler,
+        deliver: Callable[[Job], None],
+        recorder: Recorder,
+    ) -> None:
+        self.env = env
+        self.params = params
+        self.slot_s = 1e-3 / 2**params.numerology
+        self.rb_hz = 12 * 15e3 * 2**params.numerology
+        self.n_rb = params.num_rb or int(params.bandwidth_hz // self.rb_hz)
+        if self.n_rb < 1:
+            raise ValueError("uplink bandwidth is smaller than one resource block")
+        self.eta = spectral_efficiency  # [num_devices], shared with the channel
+        self.scheduler = scheduler
+        self.deliver = deliver
+        self.recorder = recorder
+        self._queues: dict[int, deque[Job]] = {}  # backlogged devices -> their payloads
+        self._remaining: dict[int, float] = {}  # bits left of each head payload
+        self._wake: simpy.Event | None = None
+        self.slot = 0  # index of the next slot to serve
+        env.process(self._run())
+
+    @property
+    def num_active(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def submit(self, job: Job) -> None:
+        now = self.env.now
+        job.t_ul_arrive = now
+        job.t_ul_start = -1.0
+        if job.bits <= 0:
+            job.t_ul_start = job.t_ul_end = now
+            self.deliver(job)
+            return
+        q = self._queues.get(job.device)
+        if q is None:
+            self._queues[job.device] = deque([job])
+            self._remaining[job.device] = job.bits
+        else:
+            q.append(job)
+        self.recorder.uplink_active.change(now, 1)
+        if self._wake is not None:
+            self._wake.succeed()
+            self._wake = None
+
+    def _run(self) -> Generator[simpy.Event, object, None]:
+        env, rec, slot_s = self.env, self.recorder, self.slot_s
+        rb_bits_per_eta = self.rb_hz * slot_s  # bits per RB per unit spectral efficiency
+        while True:
+            if not self._queues:
+                self._wake = env.event()
+                yield self._wake
+                k = max(self.slot, math.ceil(env.now / slot_s - 1e-9))
+                self.slot = k
+                start = k * slot_s
+                if start > env.now:
+                    yield env.timeout(start - env.now)
+            queues, remaining = self._queues, self._remaining
+            devs = np.fromiter(queues.keys(), dtype=np.int64, count=len(queues))
+            eta = self.eta[devs]
+            rb_bits = rb_bits_per_eta * eta  # [m] bits per RB this slot
+            rem = np.fromiter((remaining[d] for d in devs.tolist()), float, devs.size)
+            with np.errstate(divide="ignore"):
+                need = np.where(rb_bits > 0, np.ceil(rem / rb_bits - 1e-9), 0).astype(np.int64)
+            rbs = self.scheduler.allocate(self.slot, devs, need, eta, self.n_rb)
+            sent = np.minimum(rbs * rb_bits, rem)
+            self.scheduler.served(self.slot, devs, sent)
+            t_start = env.now
+            yield env.timeout(slot_s)
+            self.slot += 1
+            t_end = env.now
+            served = np.flatnonzero(rbs)
+            if served.size:
+                rec.uplink_busy(t_start, t_end)
+                rec.uplink_slot(t_start, devs[served], rbs[served], sent[served], slot_s)
+            for i in served.tolist():
+                d = int(devs[i])
+                q = queues[d]
+                job = q[0]
+                if job.t_ul_start < 0:
+                    job.t_ul_start = t_start
+                left = remaining[d] - sent[i]
+                if left > 1e-9 * job.bits:
+                    remaining[d] = left
+                    continue
+                q.popleft()
+                job.t_ul_end = t_end
+                rec.uplink_active.change(t_end, -1)
+                if q:
+                    remaining[d] = q[0].bits
+                else:
+                    del queues[d], remaining[d]
+                self.deliver(job)
+
+    def close(self, now: float) -> None:
+        """Nothing to settle: busy slots are recorded as they end."""
