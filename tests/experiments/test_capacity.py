@@ -1,0 +1,157 @@
+"""Capacity search against a GPU-bound cell whose capacity is known in closed form.
+
+Devices draft for τ_s, every token is verified (HLM), the uplink is effectively infinite
+(bandwidth 1e12 Hz) and the GPU verifies one token at a time in τ_l. A device then cycles in
+τ_s + τ_l while the GPU has spare time, and the GPU saturates at N* = (τ_s + τ_l) / τ_l
+devices. Below N* the deterministic closed loop settles with no GPU queueing; above it each
+token waits N τ_l − (τ_s + τ_l) and a device gets 1 / (N τ_l) tokens per second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+import yaml
+
+from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.errors import CuhlmError, ScenarioError
+from cuhlm_sim.experiments.capacity import _search, find_capacity, parse_over, parse_slo
+from cuhlm_sim.experiments.sweep import RunStore
+
+TAU_S = 0.09
+
+
+def gpu_bound(llm_latency_s: float = 0.01) -> dict[str, Any]:
+    return {
+        "seed": 3,
+        "duration_s": 10.0,
+        "warmup_s": 1.0,
+        "devices": {"count": 1, "slm_latency_s": TAU_S},
+        "uplink": {"bandwidth_hz": 1e12},
+        "server": {"max_batch": 1, "llm_latency_s": llm_latency_s},
+        "policy": {"kind": "hlm"},
+        "trace": {"path": None, "synth_rows": 1000},
+    }
+
+
+def test_queue_wait_slo_finds_saturation_point():
+    """SLO: no GPU queueing (wait <= 1 ms) holds up to N* and fails from N* + 1 on."""
+    base = Scenario.model_validate(gpu_bound())
+    llm = [0.01, 0.02]
+    entries = find_capacity(
+        base,
+        [parse_slo("mean_gpu_queue_wait_s<=0.001")],
+        [("server.llm_latency_s", llm)],
+        repetitions=2,
+    )
+    for entry, tau_l in zip(entries, llm, strict=True):
+        n_star = (TAU_S + tau_l) / tau_l  # 10 and 5.5 devices
+        assert abs(entry.capacity - n_star) <= 1
+        assert entry.capacity == math.floor(n_star + 1e-9)
+        assert (entry.lower, entry.upper) == (entry.capacity, entry.capacity + 1)
+        assert entry.params == {"server.llm_latency_s": tau_l}
+        tried = {e["devices"] for e in entry.evaluations}
+        assert {1, 2, 4, entry.capacity, entry.upper} <= tried
+        assert len(entry.runs) == 2 * len(tried)
+
+
+def test_per_device_throughput_slo_is_exactly_n_star():
+    """Per-device rate 1/(τ_s+τ_l) up to N* = 10, then N*/N of it: SLO at 98% gives N*."""
+    tau_l = 0.01
+    base = Scenario.model_validate(gpu_bound(tau_l))
+    bound = 0.98 / (TAU_S + tau_l)
+    [entry] = find_capacity(
+        base, [parse_slo(f"throughput_per_device_tokens_per_s>={bound}")], repetitions=1
+    )
+    assert entry.capacity == round((TAU_S + tau_l) / tau_l)
+    assert not entry.capped
+
+
+def test_capped_search_reports_it():
+    base = Scenario.model_validate(gpu_bound())
+    [entry] = find_capacity(base, [parse_slo("gpu_utilization<=1.0")], repetitions=1, max_devices=3)
+    assert (entry.capacity, entry.upper, entry.capped) == (3, 4, True)
+
+
+def test_search_sequence_is_exponential_then_bisection():
+    gen = _search(1, 1024, 1)
+    tried, n = [], next(gen)
+    try:
+        while True:
+            tried.append(n)
+            n = gen.send(n <= 37)
+    except StopIteration as stop:
+        assert stop.value == (37, 38)
+    assert tried[:7] == [1, 2, 4, 8, 16, 32, 64]
+    assert tried[7:] == [48, 40, 36, 38, 37]
+
+
+def test_store_makes_a_second_search_run_nothing(tmp_path):
+    base = Scenario.model_validate(gpu_bound())
+    store = RunStore(tmp_path / "runs")
+    slos = [parse_slo("mean_gpu_queue_wait_s<=0.001")]
+    ran: list[str] = []
+    first = find_capacity(base, slos, repetitions=1, store=store, on_result=lambda r: ran.append(r))
+    assert ran
+    ran.clear()
+    again = find_capacity(base, slos, repetitions=1, store=store, on_result=lambda r: ran.append(r))
+    assert ran == []
+    assert again[0].capacity == first[0].capacity
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("p95_token_latency_s<=0.5", ("p95_token_latency_s", "<=", 0.5)),
+        ("gpu_utilization < 0.9", ("gpu_utilization", "<", 0.9)),
+        ("throughput_tokens_per_s>=1e2", ("throughput_tokens_per_s", ">=", 100.0)),
+        ("skip_rate>0.5", ("skip_rate", ">", 0.5)),
+    ],
+)
+def test_parse_slo(text, expected):
+    slo = parse_slo(text)
+    assert (slo.metric, slo.op, slo.threshold) == expected
+
+
+def test_bad_inputs_fail_before_running():
+    with pytest.raises(CuhlmError, match="expected METRIC<=VALUE"):
+        parse_slo("p95 = 3")
+    with pytest.raises(CuhlmError, match="not a scenario key"):
+        parse_over("channel.snr=0,5")
+    with pytest.raises(CuhlmError, match="empty axis"):
+        parse_over("channel.snr_db=")
+    assert parse_over("policy.kind=hlm,uhlm") == ("policy.kind", ["hlm", "uhlm"])
+    base = Scenario.model_validate(gpu_bound())
+    with pytest.raises(CuhlmError, match="unknown metric 'p95_latency'"):
+        find_capacity(base, [parse_slo("p95_latency<=1")], repetitions=1)
+    with pytest.raises(ScenarioError, match=r"channel.snr_db=999.*less than or equal"):
+        find_capacity(base, [parse_slo("gpu_utilization<=1")], [("channel.snr_db", [0, 999])])
+
+
+def test_cli_capacity_writes_capacity_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from cuhlm_sim.cli import app
+
+    scn = tmp_path / "gpu.yaml"
+    scn.write_text(yaml.safe_dump(gpu_bound()), encoding="utf-8")
+    out = tmp_path / "cap"
+    args = ["capacity", str(scn), "--slo", "mean_gpu_queue_wait_s<=0.001"]
+    args += ["--over", "server.llm_latency_s=0.01,0.02", "--reps", "1", "--workers", "1"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "capacity.json").read_text())
+    assert data["slos"] == ["mean_gpu_queue_wait_s<=0.001"]
+    got = [(e["key"], e["value"], e["capacity"], e["lower"], e["upper"]) for e in data["entries"]]
+    assert got == [
+        ("server.llm_latency_s", 0.01, 10, 10, 11),
+        ("server.llm_latency_s", 0.02, 5, 5, 6),
+    ]
+    assert all(e["runs"] and e["runs"][0]["status"] == "ok" for e in data["entries"])
+    assert list((out / "runs").glob("*.json"))
+    res = CliRunner().invoke(app, ["capacity", str(scn), "--slo", "p95<1", "--workers", "1"])
+    assert res.exit_code == 2
+    assert "unknown metric" in res.stderr
