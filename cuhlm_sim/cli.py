@@ -121,8 +121,10 @@ def run(
     force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table.")] = False,
 ) -> None:
-    """Simulate one scenario and write summary.json and manifest.json (+ tokens.parquet)."""
+    """Simulate one scenario; write summary.json, manifest.json, devices.parquet
+    (+ tokens.parquet)."""
     from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.metrics.compute import device_table
     from cuhlm_sim.outputs.manifest import build_manifest
     from cuhlm_sim.outputs.writer import dump_json, write_parquet, write_result_dir
     from cuhlm_sim.runner import run_scenario
@@ -151,6 +153,7 @@ def run(
     writers = {
         "summary.json": functools.partial(dump_json, result.summary),
         "manifest.json": functools.partial(dump_json, manifest),
+        "devices.parquet": functools.partial(write_parquet, device_table(result.result)),
     }
     if log_tokens:
         cols = result.result.recorder.token_log() or {}
