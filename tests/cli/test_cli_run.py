@@ -61,6 +61,7 @@ def finished_run(cli_runner, write_scenario, tmp_path):
 def test_run_writes_summary_with_required_keys(finished_run):
     _, out, result = finished_run
     assert sorted(p.name for p in out.iterdir()) == [
+        "devices.parquet",
         "manifest.json",
         "summary.json",
         "tokens.parquet",
@@ -156,7 +157,11 @@ def test_manifest_pins_config_seed_version_and_trace_hash(finished_run, tiny_tra
 def test_log_tokens_off_writes_no_token_file(cli_runner, write_scenario, tmp_path):
     out = tmp_path / "plain"
     run_ok(cli_runner, write_scenario(), "--out", out, "-q")
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "devices.parquet",
+        "manifest.json",
+        "summary.json",
+    ]
 
 
 def test_quiet_prints_no_table(cli_runner, write_scenario, tmp_path):
@@ -302,7 +307,11 @@ def test_existing_out_with_force_is_replaced(cli_runner, finished_run):
     scenario, out, _ = finished_run
     (out / "stale.txt").write_text("old run\n", encoding="utf-8")
     run_ok(cli_runner, scenario, "--out", out, "--seed", "9", "--force", "-q")
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "devices.parquet",
+        "manifest.json",
+        "summary.json",
+    ]
     assert read_json(out / "manifest.json")["seed"] == 9
     assert no_temp_siblings(out)
 
@@ -349,13 +358,13 @@ def test_failure_while_writing_leaves_no_partial_folder(
         path.write_bytes(b"half a parquet")
         raise OSError("disk full")
 
-    monkeypatch.setattr(writer, "write_parquet", boom)
     scenario = write_scenario()
     out = tmp_path / "partial"
     before = None
     if force:
         run_ok(cli_runner, scenario, "--out", out, "-q")
         before = snapshot(out)
+    monkeypatch.setattr(writer, "write_parquet", boom)
     args = ["run", str(scenario), "--out", str(out), "--log-tokens", "-q", "--seed", "3"]
     result = cli_runner.invoke(app, args + (["--force"] if force else []))
     assert result.exit_code != 0
