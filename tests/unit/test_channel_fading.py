@@ -109,3 +109,13 @@ def test_block_fading_refuses_going_back_and_bad_args():
         bf.gains(0.0)
     with pytest.raises(ValueError, match="coherence"):
         fading.BlockFading(_rngs(9, 2), 0.0)
+
+
+def test_device_gain_matches_vector_gains():
+    vec = fading.BlockFading(_rngs(10, 3), np.array([0.01, 0.02, np.inf]), blocks_per_draw=4)
+    one = fading.BlockFading(_rngs(10, 3), np.array([0.01, 0.02, np.inf]), blocks_per_draw=4)
+    for t in (0.0, 0.035, 0.2, 0.9):
+        g = vec.gains(t)
+        assert [one.device_gain(d, t) for d in range(3)] == g.tolist()
+    # next block starts: (floor(0.035/0.01) + 1) · 0.01 = 0.04; (1 + 1) · 0.02 = 0.04; static inf
+    np.testing.assert_allclose(vec.next_block_at(0.035), [0.04, 0.04, np.inf])

@@ -16,6 +16,7 @@ from cuhlm_sim.model.channel.budget import (
     snr_over_allocation_db,
     w_to_dbm,
 )
+from cuhlm_sim.model.channel.cell import CellChannel
 from cuhlm_sim.model.channel.fading import (
     BlockFading,
     coherence_time_s,
@@ -56,6 +57,7 @@ __all__ = [
     "CQI_SPECTRAL_EFFICIENCY",
     "THERMAL_NOISE_DBM_PER_HZ",
     "BlockFading",
+    "CellChannel",
     "LargeScaleLoss",
     "RandomWaypoint",
     "StaticMobility",

@@ -152,6 +152,15 @@ class BlockFading:
             raise ValueError(f"time must be >= 0 s (got {t_s})")
         return np.floor(t_s / self.coherence_s).astype(np.int64)
 
+    def _load(self, d: int, chunk: int) -> None:
+        """Bring chunk ``chunk`` of device d into the buffer, drawing any skipped chunks."""
+        if chunk < self._chunk[d]:
+            raise ValueError(f"fading of device {d} queried back in time")
+        # Skipped chunks are drawn and discarded: block b is always the b-th draw.
+        for _ in range(int(chunk - self._chunk[d])):
+            self._buf[d] = draw_gain(self.rngs[d], self.kind, self.blocks_per_draw, self.k_factor)
+        self._chunk[d] = chunk
+
     def gains(self, t_s: float) -> np.ndarray:
         """Linear power gains of all devices at time ``t_s``, float64 [num_devices]."""
         block = self.block_index(t_s)  # [num_devices]
@@ -161,13 +170,25 @@ class BlockFading:
             if np.any(chunk[stale] < self._chunk[stale]):
                 raise ValueError(f"fading queried back in time (t = {t_s} s)")
             for d in stale.tolist():
-                # Skipped chunks are drawn and discarded: block b is always the b-th draw.
-                for _ in range(int(chunk[d] - self._chunk[d])):
-                    self._buf[d] = draw_gain(
-                        self.rngs[d], self.kind, self.blocks_per_draw, self.k_factor
-                    )
-                self._chunk[d] = chunk[d]
+                self._load(d, int(chunk[d]))
         return self._buf[self._rows, block % self.blocks_per_draw]
+
+    def device_gain(self, device: int, t_s: float) -> float:
+        """Linear power gain of one device at ``t_s`` (O(1), for per-event use)."""
+        if t_s < 0.0:
+            raise ValueError(f"time must be >= 0 s (got {t_s})")
+        block = int(np.floor(t_s / self.coherence_s[device]))
+        chunk = block // self.blocks_per_draw
+        if chunk != self._chunk[device]:
+            self._load(device, chunk)
+        return float(self._buf[device, block % self.blocks_per_draw])
+
+    def next_block_at(self, t_s: float) -> np.ndarray:
+        """Start of each device's next block, (b_d(t) + 1) T_c,d [s], float64 [num_devices]
+        (inf for a static channel)."""
+        with np.errstate(invalid="ignore"):
+            nxt = (self.block_index(t_s) + 1.0) * self.coherence_s
+        return np.where(np.isinf(self.coherence_s), np.inf, nxt)
 
     def gains_db(self, t_s: float) -> np.ndarray:
         """Gains in dB, 10 log10 |h|², float64 [num_devices] (-inf for a zero gain)."""

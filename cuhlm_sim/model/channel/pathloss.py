@@ -160,7 +160,9 @@ def uma_pathloss_db(
     carrier_ghz : float, default 3.5
         Carrier f_c [GHz].
     h_bs_m, h_ut_m : float, defaults 25, 1.5
-        BS and device antenna heights [m]; h_UT <= 13 m keeps h_E = 1 m exact (Note 1).
+        BS and device antenna heights [m]. h_E = 1 m is exact for h_UT <= 13 m (Note 1);
+        ASSUMPTION above 13 m: h_E stays 1 m (the table would draw it from {12, 15, ...,
+        h_UT − 1.5} with probability C(d_2D, h_UT)/(1 + C)).
 
     Output
     ------
