@@ -94,18 +94,37 @@ def read_sweep_dir(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     return points, axes
 
 
+def _determined(points: pd.DataFrame, by: Sequence[str], col: str) -> bool:
+    """True when ``col`` has one value per combination of ``by`` (e.g. a zipped partner)."""
+    if not by:
+        return points[col].nunique(dropna=False) <= 1
+    counts = points.groupby(list(by), dropna=False)[col].nunique(dropna=False)
+    return bool((counts <= 1).all())
+
+
 def _groups(points: pd.DataFrame, axes: Sequence[str], x: str) -> tuple[str | None, str | None]:
-    """Colour and panel-column parameters among the other varying axes."""
-    others = [a for a in axes if a != x and points[a].nunique() > 1]
+    """Colour and panel-column parameters among the other varying axes.
+
+    An axis zipped with a chosen one (``policy.tv_budget`` with ``policy.kind``) adds no group.
+    """
+    chosen = [x]
+    others = [a for a in axes if a != x]
     others.sort(key=lambda a: a != "policy.kind")
-    if len(others) > 2:
-        log.warning("plots: %s vary too; showing their first value only", ", ".join(others[2:]))
-    return (others[0] if others else None, others[1] if len(others) > 1 else None)
+    picked: list[str] = []
+    for a in others:
+        if len(picked) < 2 and not _determined(points, chosen, a):
+            picked.append(a)
+            chosen.append(a)
+    dropped = [a for a in others if a not in picked and not _determined(points, chosen, a)]
+    if dropped:
+        log.warning("plots: %s vary too; showing their first value only", ", ".join(dropped))
+    return (picked[0] if picked else None, picked[1] if len(picked) > 1 else None)
 
 
 def _first_values(points: pd.DataFrame, axes: Sequence[str], keep: Sequence[str]) -> pd.DataFrame:
+    """Keep the first value of every axis not shown (and not zipped with a shown one)."""
     for a in axes:
-        if a not in keep and points[a].nunique() > 1:
+        if a not in keep and not _determined(points, keep, a):
             points = points[points[a] == points[a].iloc[0]]
     return points
 
@@ -178,7 +197,10 @@ def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path
     import seaborn as sns
 
     plt = _pyplot()
-    varying = [a for a in axes if points[a].nunique() > 1] or list(axes)
+    varying: list[str] = []
+    for a in axes:  # name bars by the varying axes, skipping zipped partners
+        if not _determined(points, varying, a):
+            varying.append(a)
     names = [
         ", ".join(f"{a.rsplit('.', 1)[-1]}={r[a]}" for a in varying) for _, r in points.iterrows()
     ]
