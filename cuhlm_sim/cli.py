@@ -195,6 +195,48 @@ def keys() -> None:
     console.print(table)
 
 
+@app.command()
+@user_errors
+def bench(
+    out: Annotated[Path, typer.Option(help="JSON file for the results.")] = Path(
+        "runs/bench/bench.json"
+    ),
+    quick: Annotated[bool, typer.Option(help="Small cases only (a few seconds).")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="Run only these case names.")] = None,
+) -> None:
+    """Speed benchmark: simulated tokens per wall second, peak RSS, ratio to a naive model."""
+    from cuhlm_sim.experiments.bench import run_bench, write_bench
+
+    result = run_bench(quick=quick, only=only)
+    table = Table(title="cuhlm bench")
+    for col in (
+        "case",
+        "tokens",
+        "wall [s]",
+        "tokens/s",
+        "events/token",
+        "peak RSS [MB]",
+        "naive tokens/s",
+        "speed-up",
+    ):
+        table.add_column(col, justify="right")
+    for row in result["cases"]:
+        o, nv = row["ours"], row.get("naive")
+        table.add_row(
+            row["case"],
+            f"{o['tokens']:,}",
+            f"{o['wall_s']:.2f}",
+            f"{o['tokens_per_s']:,.0f}",
+            f"{o['events_per_token']:.3f}",
+            f"{o['peak_rss_mb']:.0f}",
+            f"{nv['tokens_per_s']:,.0f}" if nv else "–",
+            f"{row['speedup_vs_naive']:.2f}x" if nv else "–",
+        )
+    console.print(table)
+    write_bench(result, out)
+    console.print(f"results: {out}")
+
+
 @traces_app.command("synth")
 @user_errors
 def traces_synth(

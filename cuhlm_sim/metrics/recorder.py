@@ -36,11 +36,16 @@ class LevelIntegrator:
         self.arrivals = 0
 
     def change(self, now: float, delta: int) -> None:
+        w0, w1 = self.w0, self.w1
         if self.level:
-            self.area += self.level * overlap(self.t, now, self.w0, self.w1)
+            t = self.t
+            if t >= w0 and now <= w1:
+                self.area += self.level * (now - t)
+            else:
+                self.area += self.level * overlap(t, now, w0, w1)
         self.t = now
         self.level += delta
-        if delta > 0 and self.w0 <= now <= self.w1:
+        if delta > 0 and w0 <= now <= w1:
             self.arrivals += delta
 
     def close(self, now: float) -> None:
@@ -54,7 +59,7 @@ class Recorder:
         self.w0 = window_start_s
         self.w1 = window_end_s
         self.log_tokens = log_tokens
-        self.device_tokens = np.zeros(num_devices, dtype=np.int64)
+        self._device_tokens = [0] * num_devices  # a list: cheaper per update than numpy
         # skipped tokens
         self.n_skipped = 0
         self.skip_accepted = 0.0
@@ -100,17 +105,19 @@ class Recorder:
 
         ``cum_*`` are prefix sums over the current block; block positions pos..pos+count-1.
         """
-        lo = max(0, math.ceil((self.w0 - t_run_start) / token_s - 1.0 - 1e-9))
-        hi = min(count - 1, math.floor((self.w1 - t_run_start) / token_s - 1.0 + 1e-9))
+        if t_run_start >= self.w0 and t_run_start + count * token_s <= self.w1:
+            lo, hi = 0, count - 1  # the common case: the whole run is inside the window
+        else:
+            lo = max(0, math.ceil((self.w0 - t_run_start) / token_s - 1.0 - 1e-9))
+            hi = min(count - 1, math.floor((self.w1 - t_run_start) / token_s - 1.0 + 1e-9))
         if hi >= lo:
             m = hi - lo + 1
             self.n_skipped += m
-            self.device_tokens[device] += m
-            self.skip_accepted += float(cum_accepted[pos + hi + 1] - cum_accepted[pos + lo])
-            self.skip_accept_prob += float(
-                cum_accept_prob[pos + hi + 1] - cum_accept_prob[pos + lo]
-            )
-            self.skip_latency[token_s] = self.skip_latency.get(token_s, 0) + m
+            self._device_tokens[device] += m
+            self.skip_accepted += cum_accepted[pos + hi + 1] - cum_accepted[pos + lo]
+            self.skip_accept_prob += cum_accept_prob[pos + hi + 1] - cum_accept_prob[pos + lo]
+            lat = self.skip_latency
+            lat[token_s] = lat.get(token_s, 0) + m
         if self.log_tokens and rows is not None:
             commit = t_run_start + token_s * np.arange(1, count + 1)
             keep = commit <= self.w1
@@ -138,24 +145,31 @@ class Recorder:
         t = job.t_commit
         if self.w0 <= t <= self.w1:
             self.n_sent += 1
-            self.device_tokens[job.device] += 1
+            self._device_tokens[job.device] += 1
             if not job.accepted:
                 self.n_rejected += 1
-            self.bits_sum += job.bits
+            bits = job.bits
             self.k_sum += job.k
             self.sent_latency.append(t - job.t_start)
+            ul_start, gpu_arrive, gpu_start, gpu_end = (
+                job.t_ul_start,
+                job.t_gpu_arrive,
+                job.t_gpu_start,
+                job.t_gpu_end,
+            )
+            wait = gpu_start - gpu_arrive
             s = self.stage_sums
             s[0] += slm_s
-            s[1] += job.t_ul_start - job.t_ul_arrive
-            s[2] += job.t_ul_end - job.t_ul_start
-            wait = job.t_gpu_start - job.t_gpu_arrive
+            s[1] += ul_start - job.t_ul_arrive
+            s[2] += job.t_ul_end - ul_start
             s[3] += wait
+            s[4] += gpu_end - gpu_start
+            s[5] += t - gpu_end
             self.gpu_waits.append(wait)
-            s[4] += job.t_gpu_end - job.t_gpu_start
-            s[5] += t - job.t_gpu_end
-            if job.bits > 0:
+            if bits > 0:
+                self.bits_sum += bits
                 self.uplink_transmissions += 1
-                self.device_bits[job.device] += job.bits
+                self.device_bits[job.device] += bits
         if self.log_tokens and t <= self.w1:
             self._log.append(
                 {
@@ -201,6 +215,11 @@ class Recorder:
         self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
 
     # -- results --------------------------------------------------------------------------
+    @property
+    def device_tokens(self) -> np.ndarray:
+        """int64 [num_devices]: tokens each device committed inside the window."""
+        return np.asarray(self._device_tokens, dtype=np.int64)
+
     @property
     def n_tokens(self) -> int:
         return self.n_skipped + self.n_sent

@@ -105,8 +105,9 @@ class Device:
             for rows in self._blocks():
                 tx = policy.transmit(rows, self.policy_rng)
                 sent_pos = np.flatnonzero(tx)
-                cum_acc = np.concatenate(([0.0], np.cumsum(trace_acc[rows])))
-                cum_pi = np.concatenate(([0.0], np.cumsum(trace_pi[rows])))
+                # Prefix sums as lists: the recorder indexes them per run (faster than numpy).
+                cum_acc = np.concatenate(([0.0], np.cumsum(trace_acc[rows]))).tolist()
+                cum_pi = np.concatenate(([0.0], np.cumsum(trace_pi[rows]))).tolist()
                 if sent_pos.size:
                     sent_rows = rows[sent_pos]
                     bits = policy.payload_bits(sent_rows).tolist()

@@ -1,0 +1,185 @@
+"""``cuhlm bench``: simulated tokens per wall second and peak memory on fixed scenarios.
+
+Each case runs in a fresh subprocess so that its peak RSS is its own. The U-HLM and HLM cases
+also run the naive SimPy reference (``benchmarks/naive.py``) on the same token count and skip
+rate, and report our speed as a ratio to it. Results go to a JSON file so commits can be
+compared.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cuhlm_sim import __version__
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    name: str
+    devices: int
+    tokens_per_device: int
+    policy: str
+    skip_target: float | None  # pick u_th giving this skip rate on the trace
+    scheduler: str = "equal_share"
+    naive: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SLM_S, LLM_S = 0.02, 0.02
+
+CASES: tuple[BenchCase, ...] = (
+    BenchCase("uhlm_1k_devices_1k_tokens", 1000, 1000, "uhlm", 0.75),
+    BenchCase("hlm_1k_devices_1k_tokens", 1000, 1000, "hlm", 0.0),
+    BenchCase("uhlm_10k_devices_1k_tokens", 10_000, 1000, "uhlm", 0.75, naive=False),
+    BenchCase(
+        "uhlm_pf_uplink_spread_snr_200_devices",
+        200,
+        1000,
+        "uhlm",
+        0.75,
+        scheduler="proportional_fair",
+        naive=False,
+        extra={"channel": {"model": "per_device", "spread": "uniform", "spread_db": 10.0}},
+    ),
+)
+
+QUICK_CASES: tuple[BenchCase, ...] = (
+    BenchCase("uhlm_100_devices_500_tokens", 100, 500, "uhlm", 0.75),
+    BenchCase("hlm_100_devices_500_tokens", 100, 500, "hlm", 0.0),
+)
+
+
+def _scenario_dict(case: BenchCase, threshold: float) -> dict[str, Any]:
+    # Per-token time ~ SLM_S + (1 - skip)(uplink + LLM); the run lasts until every device has
+    # had time for ``tokens_per_device`` tokens (the GPU pool is sized not to saturate).
+    tx = 1.0 - (case.skip_target or 0.0)
+    duration = case.tokens_per_device * (SLM_S + tx * (LLM_S + 0.001))
+    gpus = max(1, int(np.ceil(case.devices * tx * LLM_S / (SLM_S + tx * LLM_S) / 32 * 1.5)))
+    d = {
+        "seed": 0,
+        "warmup_s": 0.0,
+        "duration_s": duration,
+        "devices": {
+            "count": case.devices,
+            "slm_latency_s": SLM_S,
+            "tokens_per_request": 1000,
+            "start_spread_s": SLM_S,
+        },
+        "uplink": {"bandwidth_hz": 1e9, "scheduler": case.scheduler},
+        "payload": {"vocab_size": 1000},
+        "server": {"gpus": gpus, "llm_latency_s": LLM_S, "max_batch": 32},
+        "policy": {"kind": case.policy, "threshold": threshold},
+        "trace": {"path": None},
+    }
+    for k, v in case.extra.items():
+        d[k] = {**d.get(k, {}), **v}
+    return d
+
+
+def _threshold(trace, target: float | None) -> float:
+    if target is None or target <= 0:
+        return 0.0
+    return float(np.quantile(trace.uncertainty, target))
+
+
+def _run_case(case: BenchCase, queue: mp.Queue) -> None:
+    from cuhlm_sim.config.build import load_scenario_trace
+    from cuhlm_sim.config.schema import Scenario
+    from cuhlm_sim.runner import run_scenario
+
+    scn = Scenario.model_validate(_scenario_dict(case, 0.0))
+    trace = load_scenario_trace(scn)
+    th = _threshold(trace, case.skip_target)
+    scn = Scenario.model_validate(_scenario_dict(case, th))
+    t0 = time.perf_counter()
+    out = run_scenario(scn, trace=trace, count_events=True)
+    wall = time.perf_counter() - t0
+    s = out.summary
+    queue.put(
+        {
+            "tokens": s["tokens_generated"],
+            "wall_s": wall,
+            "tokens_per_s": s["tokens_generated"] / wall,
+            "skip_rate": s["skip_rate"],
+            "events": s["simpy_events"],
+            "events_per_token": s["simpy_events"] / max(1, s["tokens_generated"]),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "threshold": th,
+            "gpus": scn.server.gpus,
+        }
+    )
+
+
+def _run_naive(case: BenchCase, tokens_per_device: int, queue: mp.Queue) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.naive import run_naive
+    from cuhlm_sim.config.build import load_scenario_trace
+    from cuhlm_sim.config.schema import Scenario
+
+    scn = Scenario.model_validate(_scenario_dict(case, 0.0))
+    trace = load_scenario_trace(scn)
+    # HLM transmits every token: a threshold below every u.
+    th = _threshold(trace, case.skip_target) if case.policy != "hlm" else -1.0
+    t0 = time.perf_counter()
+    res = run_naive(
+        trace.uncertainty, th, case.devices, tokens_per_device, SLM_S, LLM_S, 1e-4, scn.server.gpus
+    )
+    wall = time.perf_counter() - t0
+    queue.put(
+        {
+            "tokens": res["tokens"],
+            "wall_s": wall,
+            "tokens_per_s": res["tokens"] / wall,
+            "skip_rate": res["skip_rate"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+def _in_subprocess(target, *args) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result
+
+
+def run_bench(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
+    cases = QUICK_CASES if quick else CASES
+    results = []
+    for case in cases:
+        if only and case.name not in only:
+            continue
+        ours = _in_subprocess(_run_case, case)
+        row: dict[str, Any] = {"case": case.name, **asdict(case), "ours": ours}
+        if case.naive:
+            per_device = max(1, round(ours["tokens"] / case.devices))
+            naive = _in_subprocess(_run_naive, case, per_device)
+            row["naive"] = naive
+            row["speedup_vs_naive"] = ours["tokens_per_s"] / naive["tokens_per_s"]
+        results.append(row)
+    return {
+        "cuhlm_sim_version": __version__,
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "created_unix": time.time(),
+        "cases": results,
+    }
+
+
+def write_bench(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
