@@ -35,6 +35,7 @@ LABELS = {
     "skip_rate": "skip rate [–]",
     "true_skip_rate": "true skip rate [–]",
     "capacity": "capacity [devices]",
+    "policy": "scheme",
 }
 _UNITS = (
     ("_tokens_per_s", "tok/s"),
@@ -193,7 +194,10 @@ def plot_energy(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[P
 
 
 def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[Path]:
-    """Stacked bars of the mean per-stage latency; they add up to the mean token latency."""
+    """Stacked bars of the mean per-stage latency; they add up to the mean token latency.
+
+    With ``policy.kind`` and another varying axis, each policy gets its own panel.
+    """
     import seaborn as sns
 
     plt = _pyplot()
@@ -201,25 +205,46 @@ def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path
     for a in axes:  # name bars by the varying axes, skipping zipped partners
         if not _determined(points, varying, a):
             varying.append(a)
-    names = [
-        ", ".join(f"{a.rsplit('.', 1)[-1]}={r[a]}" for a in varying) for _, r in points.iterrows()
-    ]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.55 * len(points) + 2), 3.8))
-    bottom = np.zeros(len(points))
-    for color, stage in zip(sns.color_palette(n_colors=len(STAGES)), STAGES, strict=True):
-        col = f"latency_breakdown_s.{stage}_s_mean"
-        if col not in points:
-            continue
-        vals = np.nan_to_num(points[col].to_numpy(dtype=float))
-        ax.bar(range(len(points)), vals, bottom=bottom, color=color, label=stage)
-        bottom += vals
-    if "mean_token_latency_s_ci95" in points:
-        ci = np.nan_to_num(points["mean_token_latency_s_ci95"].to_numpy(dtype=float))
-        ax.errorbar(range(len(points)), bottom, yerr=ci, fmt="none", ecolor="black", capsize=3)
-    ax.set_xticks(range(len(points)), names, rotation=60, ha="right")
-    ax.set_ylabel("mean token latency [s]")
-    ax.set_title("Latency per stage\n(error bar: 95% CI of the total)")
-    ax.legend(title="stage", bbox_to_anchor=(1.01, 1), loc="upper left")
+    panel = "policy.kind" if "policy.kind" in varying and len(varying) > 1 else None
+    bar_axes = [a for a in varying if a != panel]
+    panels = list(dict.fromkeys(points[panel])) if panel else [None]
+    n_bars = max(len(points) // len(panels), 1)
+    fig, axs = plt.subplots(
+        1,
+        len(panels),
+        figsize=(len(panels) * max(3.5, 0.45 * n_bars + 1.5) + 1.5, 3.8),
+        sharey=True,
+        squeeze=False,
+    )
+    colors = sns.color_palette(n_colors=len(STAGES))
+    for ax, pv in zip(axs[0], panels, strict=True):
+        sub = points if panel is None else points[points[panel] == pv]
+        if len(bar_axes) == 1:
+            names = [f"{v:g}" if isinstance(v, float) else str(v) for v in sub[bar_axes[0]]]
+            ax.set_xlabel(label(bar_axes[0]))
+        else:
+            names = [
+                ", ".join(f"{a.rsplit('.', 1)[-1]}={r[a]}" for a in bar_axes)
+                for _, r in sub.iterrows()
+            ]
+        xs = np.arange(len(sub))
+        bottom = np.zeros(len(sub))
+        for color, stage in zip(colors, STAGES, strict=True):
+            col = f"latency_breakdown_s.{stage}_s_mean"
+            if col in sub:
+                vals = np.nan_to_num(sub[col].to_numpy(dtype=float))
+                ax.bar(xs, vals, bottom=bottom, color=color, label=stage)
+                bottom += vals
+        if "mean_token_latency_s_ci95" in sub:
+            ci = np.nan_to_num(sub["mean_token_latency_s_ci95"].to_numpy(dtype=float))
+            ax.errorbar(xs, bottom, yerr=ci, fmt="none", ecolor="black", capsize=3)
+        rotate = 0 if len(bar_axes) == 1 and n_bars <= 12 else 60
+        ax.set_xticks(xs, names, rotation=rotate, ha="right" if rotate else "center")
+        if panel is not None:
+            ax.set_title(f"{label(panel)} = {pv}")
+    axs[0, 0].set_ylabel("mean token latency [s]")
+    axs[0, -1].legend(title="stage", bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.suptitle("Latency per stage (error bar: 95% CI of the total)")
     fig.tight_layout()
     return _save(fig, base)
 

@@ -495,7 +495,7 @@ def run_tasks(
             records[task.key] = rec
         else:
             todo.append(task)
-    log.info("%d runs stored, %d to run", len(records), len(todo))
+    log.debug("%d runs stored, %d to run", len(records), len(todo))
     executor = executor or InProcessExecutor()
     for rec in executor.imap(execute_run, todo):
         store.put(rec)
