@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cuhlm_sim import __version__
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.load import apply_overrides, format_validation_error, read_yaml
 from cuhlm_sim.config.schema import Scenario
@@ -344,6 +345,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         "error": None,
         "summary": None,
         "wall_time_s": None,
+        "cuhlm_sim_version": __version__,
     }
     t0 = time.perf_counter()
     try:
