@@ -73,111 +73,162 @@ class Device:
             return mean
         return float(self.think_rng.exponential(mean))
 
-    def run(self) -> Generator[simpy.Event, object, None]:
-        if self.start_delay_s > 0:
-            yield self.env.timeout(self.start_delay_s)
+    # -- scheduling helpers ---------------------------------------------------------------
+    def _after(self, delay: float, callback) -> None:
+        """Call ``callback(event)`` ``delay`` seconds from now: one Timeout, no process."""
+        self.env.timeout(delay).callbacks.append(callback)
+
+    def start(self) -> None:
+        """Begin replaying; called once by the engine at t = 0."""
         if self.params.arrival == "poisson":
-            yield from self._run_open()
-        elif self.policy.mode == "llm_only":
-            yield from self._run_llm_only()
+            self.env.process(self._run_open(self.start_delay_s))
+            return
+        begin = self._llm_request if self.policy.mode == "llm_only" else self._hybrid_request
+        if self.start_delay_s > 0:
+            self._after(self.start_delay_s, lambda _ev: begin())
         else:
-            yield from self._run_hybrid()
+            begin()
 
-    def _blocks(self):
-        """Yield the trace-row blocks of one request."""
+    def _block(self, size: int) -> np.ndarray:
+        """The next ``size`` trace rows (cyclic), advancing the cursor."""
         n = self.trace.num_rows
-        left = self.params.tokens_per_request
-        while left > 0:
-            size = min(left, BLOCK_ROWS)
-            yield (self.cursor + np.arange(size)) % n
-            self.cursor = (self.cursor + size) % n
-            left -= size
+        rows = (self.cursor + np.arange(size)) % n
+        self.cursor = (self.cursor + size) % n
+        return rows
 
-    def _run_hybrid(self) -> Generator[simpy.Event, object, None]:
-        env, rec, policy, dev = self.env, self.recorder, self.policy, self.index
+    # -- hybrid devices (SLM drafts, some drafts verified) ---------------------------------
+    # Skipped tokens and the wait for a verification are chained with callbacks on
+    # timeouts rather than a generator process: a process resume costs more than the rest
+    # of a token's bookkeeping, and this model has no other use for a process per device.
+
+    def _hybrid_request(self) -> None:
+        self._left = self.params.tokens_per_request
+        self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
+        self._next_block()
+
+    def _next_block(self) -> None:
+        size = min(self._left, BLOCK_ROWS)
+        self._left -= size
+        rows = self._block(size)
+        policy = self.policy
+        tx = policy.transmit(rows, self.policy_rng)
+        sent_pos = np.flatnonzero(tx)
+        # Prefix sums as lists: the recorder indexes them per run (faster than numpy).
+        self._cum_acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows]))).tolist()
+        self._cum_pi = np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows]))).tolist()
+        self._rows = rows
+        self._size = size
+        self._sent_pos = sent_pos.tolist()
+        if sent_pos.size:
+            sent_rows = rows[sent_pos]
+            self._sent_rows = sent_rows.tolist()
+            self._bits = policy.payload_bits(sent_rows).tolist()
+            self._accepted = policy.accepted(sent_rows).tolist()
+            self._ks = policy.truncation_k(sent_rows).tolist()
+            if self.priority_key is not None:
+                self._prio = self.priority_key[sent_rows].tolist()
+        self._j = 0
+        self._pos = 0
+        self._advance()
+
+    def _advance(self) -> None:
+        """Fast-forward over skipped tokens to the next transmitted one (or the block end)."""
         tau = self.params.token_time_s
-        slm_s = tau
-        trace_acc = self.trace.accepted
-        trace_pi = self.trace.accept_prob
-        log = rec.log_tokens
-        pending = 0.0  # device time committed to skipped tokens but not yet yielded
-        while True:
-            for rows in self._blocks():
-                tx = policy.transmit(rows, self.policy_rng)
-                sent_pos = np.flatnonzero(tx)
-                # Prefix sums as lists: the recorder indexes them per run (faster than numpy).
-                cum_acc = np.concatenate(([0.0], np.cumsum(trace_acc[rows]))).tolist()
-                cum_pi = np.concatenate(([0.0], np.cumsum(trace_pi[rows]))).tolist()
-                if sent_pos.size:
-                    sent_rows = rows[sent_pos]
-                    bits = policy.payload_bits(sent_rows).tolist()
-                    accepted = policy.accepted(sent_rows).tolist()
-                    ks = policy.truncation_k(sent_rows).tolist()
-                    sent_rows_l = sent_rows.tolist()
-                pos = 0
-                for j, p in enumerate(sent_pos.tolist()):
-                    m = p - pos
-                    if m:
-                        rec.skipped_run(
-                            dev,
-                            env.now + pending,
-                            tau,
-                            m,
-                            cum_acc,
-                            cum_pi,
-                            pos,
-                            rows if log else None,
-                        )
-                    yield env.timeout(pending + (m + 1) * tau)
-                    pending = 0.0
-                    job = Job(env, dev, sent_rows_l[j], bits[j])
-                    job.accepted = accepted[j]
-                    job.k = ks[j]
-                    if self.priority_key is not None:
-                        job.priority = float(self.priority_key[job.row])
-                    job.t_start = env.now - tau
-                    self.submit(job)
-                    yield job.done
-                    rec.sent(job, slm_s)
-                    pos = p + 1
-                m = rows.shape[0] - pos
-                if m:
-                    rec.skipped_run(
-                        dev,
-                        env.now + pending,
-                        tau,
-                        m,
-                        cum_acc,
-                        cum_pi,
-                        pos,
-                        rows if log else None,
-                    )
-                    pending += m * tau
-            self.requests_done += 1
-            pending += self._think_s()
-            if pending > 0:
-                yield env.timeout(pending)
-                pending = 0.0
+        rec = self.recorder
+        log_rows = self._rows if rec.log_tokens else None
+        j, pos = self._j, self._pos
+        if j < len(self._sent_pos):
+            p = self._sent_pos[j]
+            m = p - pos
+            if m:
+                rec.skipped_run(
+                    self.index,
+                    self.env.now + self._pending,
+                    tau,
+                    m,
+                    self._cum_acc,
+                    self._cum_pi,
+                    pos,
+                    log_rows,
+                )
+            delay = self._pending + (m + 1) * tau
+            self._pending = 0.0
+            self.env.timeout(delay).callbacks.append(self._on_drafted)
+            return
+        m = self._size - pos
+        if m:
+            rec.skipped_run(
+                self.index,
+                self.env.now + self._pending,
+                tau,
+                m,
+                self._cum_acc,
+                self._cum_pi,
+                pos,
+                log_rows,
+            )
+            self._pending += m * tau
+        if self._left > 0:
+            self._next_block()
+            return
+        self.requests_done += 1
+        wait = self._pending + self._think_s()
+        if wait > 0:
+            self._after(wait, lambda _ev: self._hybrid_request())
+        else:
+            self._hybrid_request()
 
-    def _run_llm_only(self) -> Generator[simpy.Event, object, None]:
-        env, rec, dev = self.env, self.recorder, self.index
-        while True:
-            for rows in self._blocks():
-                for row in rows.tolist():
-                    job = Job(env, dev, row, 0.0)
-                    job.k = 0
-                    job.t_start = env.now
-                    self.submit(job)
-                    yield job.done
-                    rec.sent(job, 0.0)
-            self.requests_done += 1
-            think = self._think_s()
-            if think > 0:
-                yield env.timeout(think)
+    def _on_drafted(self, _event: simpy.Event) -> None:
+        j = self._j
+        env = self.env
+        job = Job(env, self.index, self._sent_rows[j], self._bits[j])
+        job.accepted = self._accepted[j]
+        job.k = self._ks[j]
+        if self.priority_key is not None:
+            job.priority = self._prio[j]
+        job.t_start = env.now - self.params.token_time_s
+        job.done.callbacks.append(self._on_committed)
+        self._job = job
+        self.submit(job)
 
-    def _run_open(self) -> Generator[simpy.Event, object, None]:
+    def _on_committed(self, _event: simpy.Event) -> None:
+        self.recorder.sent(self._job, self.params.token_time_s)
+        self._pos = self._sent_pos[self._j] + 1
+        self._j += 1
+        self._advance()
+
+    # -- LLM-only devices (the base station generates every token) ------------------------
+    def _llm_request(self) -> None:
+        self._llm_rows = self._block(self.params.tokens_per_request).tolist()
+        self._llm_i = 0
+        self._llm_submit()
+
+    def _llm_submit(self) -> None:
+        job = Job(self.env, self.index, self._llm_rows[self._llm_i], 0.0)
+        job.t_start = self.env.now
+        job.done.callbacks.append(self._llm_committed)
+        self._job = job
+        self.submit(job)
+
+    def _llm_committed(self, _event: simpy.Event) -> None:
+        self.recorder.sent(self._job, 0.0)
+        self._llm_i += 1
+        if self._llm_i < len(self._llm_rows):
+            self._llm_submit()
+            return
+        self.requests_done += 1
+        think = self._think_s()
+        if think > 0:
+            self._after(think, lambda _ev: self._llm_request())
+        else:
+            self._llm_request()
+
+    # -- open-loop validation workload ------------------------------------------------------
+    def _run_open(self, start_delay_s: float) -> Generator[simpy.Event, object, None]:
         """Open-loop workload: Poisson token arrivals that never wait for each other."""
         env, rec, policy, dev = self.env, self.recorder, self.policy, self.index
+        if start_delay_s > 0:
+            yield env.timeout(start_delay_s)
         llm_only = policy.mode == "llm_only"
         tau = 0.0 if llm_only else self.params.token_time_s
         n = self.trace.num_rows

@@ -101,7 +101,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             else 0.0,
             priority_key=priority_key,
         )
-        env.process(dev.run())
+        dev.start()
         devices.append(dev)
     log.info(
         "simulating %d devices for %.3g s (+%.3g s warm-up)",
