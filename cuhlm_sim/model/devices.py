@@ -181,18 +181,17 @@ class Device:
     def _on_drafted(self, _event: simpy.Event) -> None:
         j = self._j
         env = self.env
-        job = Job(env, self.index, self._sent_rows[j], self._bits[j])
+        job = Job(self.index, self._sent_rows[j], self._bits[j])
         job.accepted = self._accepted[j]
         job.k = self._ks[j]
         if self.priority_key is not None:
             job.priority = self._prio[j]
         job.t_start = env.now - self.params.token_time_s
-        job.done.callbacks.append(self._on_committed)
-        self._job = job
+        job.on_done = self._on_committed
         self.submit(job)
 
-    def _on_committed(self, _event: simpy.Event) -> None:
-        self.recorder.sent(self._job, self.params.token_time_s)
+    def _on_committed(self, job: Job) -> None:
+        self.recorder.sent(job, self.params.token_time_s)
         self._pos = self._sent_pos[self._j] + 1
         self._j += 1
         self._advance()
@@ -204,14 +203,13 @@ class Device:
         self._llm_submit()
 
     def _llm_submit(self) -> None:
-        job = Job(self.env, self.index, self._llm_rows[self._llm_i], 0.0)
+        job = Job(self.index, self._llm_rows[self._llm_i], 0.0)
         job.t_start = self.env.now
-        job.done.callbacks.append(self._llm_committed)
-        self._job = job
+        job.on_done = self._llm_committed
         self.submit(job)
 
-    def _llm_committed(self, _event: simpy.Event) -> None:
-        self.recorder.sent(self._job, 0.0)
+    def _llm_committed(self, job: Job) -> None:
+        self.recorder.sent(job, 0.0)
         self._llm_i += 1
         if self._llm_i < len(self._llm_rows):
             self._llm_submit()
@@ -250,11 +248,11 @@ class Device:
                         dev, env.now, tau, 1, cum_acc, cum_pi, i, rows if rec.log_tokens else None
                     )
                     continue
-                job = Job(env, dev, row, bits[i])
+                job = Job(dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
                 if self.priority_key is not None:
                     job.priority = float(self.priority_key[row])
-                job.done.callbacks.append(lambda _ev, job=job: rec.sent(job, tau))
+                job.on_done = lambda job: rec.sent(job, tau)
                 if tau > 0:
                     env.timeout(tau).callbacks.append(lambda _ev, job=job: self.submit(job))
                 else:

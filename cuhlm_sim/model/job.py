@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import simpy
-from simpy.events import NORMAL
+from collections.abc import Callable
+
+
+def _ignore(job: Job) -> None:
+    """Default ``on_done``: nobody waits for this job (unit tests, open workloads)."""
 
 
 class Job:
-    """Stage timestamps of one transmitted token [s, simulation time]."""
+    """Stage timestamps of one transmitted token [s, simulation time].
+
+    ``on_done(job)`` is called at the commit time (GPU end + downlink). The server calls it
+    for a whole batch from one event, since all of a batch's results return together.
+    """
 
     __slots__ = (
         "accepted",
         "bits",
         "device",
-        "done",
         "k",
+        "on_done",
         "priority",
         "row",
         "t_commit",
@@ -27,24 +34,13 @@ class Job:
         "t_ul_start",
     )
 
-    def __init__(self, env: simpy.Environment, device: int, row: int, bits: float) -> None:
+    def __init__(self, device: int, row: int, bits: float) -> None:
         self.device = device
         self.row = row
         self.bits = bits
         self.accepted = True
         self.k = 0
         self.priority = 0.0
-        self.done = env.event()
+        self.on_done: Callable[[Job], None] = _ignore
         self.t_start = self.t_ul_arrive = self.t_ul_start = self.t_ul_end = 0.0
         self.t_gpu_arrive = self.t_gpu_start = self.t_gpu_end = self.t_commit = 0.0
-
-
-def succeed_after(env: simpy.Environment, event: simpy.Event, delay: float) -> None:
-    """Trigger ``event`` ``delay`` seconds from now.
-
-    Like ``Timeout``, but on an event the device already waits on: the GPU knows the commit
-    time when a batch starts, so this saves one event per verified token.
-    """
-    event._ok = True
-    event._value = None
-    env.schedule(event, NORMAL, delay)

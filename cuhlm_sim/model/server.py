@@ -12,12 +12,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from functools import partial
 
 import numpy as np
 import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
-from cuhlm_sim.model.job import Job, succeed_after
+from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import ServerParams
 
 
@@ -75,6 +76,11 @@ class _PriorityQueue:
         return min(item[2].t_gpu_arrive for item in self._h)
 
 
+def _commit(batch: list[Job], _event: simpy.Event) -> None:
+    for job in batch:
+        job.on_done(job)
+
+
 class GpuServer:
     def __init__(self, env: simpy.Environment, params: ServerParams, recorder: Recorder) -> None:
         self.env = env
@@ -122,15 +128,16 @@ class GpuServer:
             service = self._latency[b]
             end = now + service
             commit_delay = service + p.downlink_latency_s
+            commit = end + p.downlink_latency_s
             for job in batch:
                 job.t_gpu_start = now
                 job.t_gpu_end = end
-                job.t_commit = end + p.downlink_latency_s
-                succeed_after(env, job.done, commit_delay)
+                job.t_commit = commit
             self._idle -= 1
             self.recorder.gpu_batch(now, end, b)
-            timer = env.timeout(service)
-            timer.callbacks.append(self._on_gpu_free)
+            env.timeout(service).callbacks.append(self._on_gpu_free)
+            # All results of a batch return together: one event for the whole batch.
+            env.timeout(commit_delay).callbacks.append(partial(_commit, batch))
 
     def _on_wait_timer(self, _event: simpy.Event) -> None:
         if self.env.now >= self._wait_timer_at:

@@ -93,7 +93,7 @@ def test_equal_share_uplink_two_devices_hand_computed():
 
     def start(dev, at, bits):
         yield env.timeout(at)
-        link.submit(Job(env, dev, 0, bits))
+        link.submit(Job(dev, 0, bits))
 
     env.process(start(0, 0.0, 10.0))
     env.process(start(1, 2.0, 4.0))
@@ -121,7 +121,7 @@ def test_server_batches_what_is_queued():
     env = simpy.Environment()
     rec = Recorder(0.0, 100.0, 4, False)
     srv = _server(env, rec)
-    jobs = [Job(env, i, 0, 0.0) for i in range(4)]
+    jobs = [Job(i, 0, 0.0) for i in range(4)]
     srv.submit(jobs[0])
     for j in jobs[1:]:
         srv.submit(j)
@@ -136,7 +136,7 @@ def test_server_max_wait_fills_batch():
     env = simpy.Environment()
     rec = Recorder(0.0, 100.0, 3, False)
     srv = _server(env, rec, max_wait_s=0.3)
-    jobs = [Job(env, i, 0, 0.0) for i in range(3)]
+    jobs = [Job(i, 0, 0.0) for i in range(3)]
 
     def arrive(job, at):
         yield env.timeout(at)
@@ -153,7 +153,7 @@ def test_server_max_wait_starts_early_when_full():
     env = simpy.Environment()
     rec = Recorder(0.0, 100.0, 4, False)
     srv = _server(env, rec, max_wait_s=10.0, max_batch=2)
-    a, b = Job(env, 0, 0, 0.0), Job(env, 1, 0, 0.0)
+    a, b = Job(0, 0, 0.0), Job(1, 0, 0.0)
     srv.submit(a)
     srv.submit(b)
     env.run()

@@ -74,7 +74,7 @@ def test_priority_queue_serves_highest_first():
     srv = GpuServer(env, params, rec)
     jobs = []
     for i, prio in enumerate([0.0, 0.1, 0.9, 0.5, 0.9]):
-        job = Job(env, i, 0, 0.0)
+        job = Job(i, 0, 0.0)
         job.priority = prio
         jobs.append(job)
         srv.submit(job)
