@@ -173,7 +173,7 @@ def _point_scenarios(
 
 def _check_metrics(base: Scenario, slos: Sequence[SLO]) -> None:
     """Fail fast on a misspelt SLO metric: a 1 ms probe run lists the summary's metrics."""
-    from cuhlm_sim.experiments.sweep import _cached_trace, run_scenario
+    from cuhlm_sim.experiments.sweep import cached_trace, run_scenario
 
     probe = Scenario.model_validate(
         apply_overrides(
@@ -181,7 +181,7 @@ def _check_metrics(base: Scenario, slos: Sequence[SLO]) -> None:
             [("duration_s", 1e-3), ("warmup_s", 0.0), ("devices.count", 1)],
         )
     )
-    known = flatten_summary(run_scenario(probe, trace=_cached_trace(probe)).summary)
+    known = flatten_summary(run_scenario(probe, trace=cached_trace(probe)).summary)
     unknown = [s for s in slos if s.metric not in known]
     if unknown:
         names = ", ".join(sorted(known))

@@ -322,7 +322,7 @@ _TRACE_CACHE: dict[str, TraceArrays] = {}
 _TRACE_CACHE_SIZE = 2
 
 
-def _cached_trace(scn: Scenario) -> TraceArrays:
+def cached_trace(scn: Scenario) -> TraceArrays:
     key = json.dumps(scn.trace.model_dump(mode="json"), sort_keys=True)
     trace = _TRACE_CACHE.get(key)
     if trace is None:
@@ -350,7 +350,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         scn = Scenario.model_validate(task.config)
-        out = run_scenario(scn, trace=_cached_trace(scn))
+        out = run_scenario(scn, trace=cached_trace(scn))
         record["summary"] = out.summary
     except Exception as exc:  # a failed run is data, not a reason to stop the sweep
         record["status"] = "failed"
