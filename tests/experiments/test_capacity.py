@@ -155,3 +155,24 @@ def test_cli_capacity_writes_capacity_json(tmp_path):
     res = CliRunner().invoke(app, ["capacity", str(scn), "--slo", "p95<1", "--workers", "1"])
     assert res.exit_code == 2
     assert "unknown metric" in res.stderr
+
+
+def test_capacity_through_dask_matches_in_process():
+    from distributed import Client, LocalCluster
+
+    from cuhlm_sim.experiments.sweep import DaskRunner
+
+    base = Scenario.model_validate(gpu_bound())
+    slos = [parse_slo("mean_gpu_queue_wait_s<=0.001")]
+    local = find_capacity(base, slos, repetitions=2)
+    with (
+        LocalCluster(
+            processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        remote = find_capacity(base, slos, repetitions=2, executor=DaskRunner(client=client))
+    assert [e.to_json()["evaluations"] for e in remote] == [
+        e.to_json()["evaluations"] for e in local
+    ]
+    assert remote[0].capacity == local[0].capacity == 10
