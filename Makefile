@@ -49,3 +49,4 @@ clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks
 
 include traces/traces.mk
+include analysis/analysis.mk

@@ -48,13 +48,9 @@ def _channel(scn: Scenario) -> ChannelParams:
             f"channel.snr_db_list: needs one SNR per device ({scn.devices.count}), "
             f"got {len(c.snr_db_list)}"
         )
-    return ChannelParams(
-        model=c.model,
-        snr_db=c.snr_db,
-        snr_db_list=tuple(c.snr_db_list) if c.snr_db_list is not None else None,
-        spread=c.spread,
-        spread_db=c.spread_db,
-    )
+    fields = c.model_dump()
+    fields["snr_db_list"] = tuple(c.snr_db_list) if c.snr_db_list is not None else None
+    return ChannelParams(**fields)
 
 
 def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False) -> SimParams:

@@ -64,12 +64,14 @@ class DevicesConfig(_Base):
 
 
 class ChannelConfig(_Base):
-    """Per-device signal-to-noise ratio on the uplink."""
+    """Per-device uplink SNR and how it maps to a rate."""
 
-    model: Literal["fixed", "per_device"] = Field(
+    model: Literal["fixed", "per_device", "pathloss"] = Field(
         "fixed",
         description="`fixed`: every device has `snr_db`. `per_device`: `snr_db_list`, or a "
-        "spread around `snr_db` drawn once per device (`spread`, `spread_db`).",
+        "spread around `snr_db` drawn once per device. `pathloss`: devices dropped in a cell; "
+        "SNR from transmit power, path loss (TR 38.901 UMa/UMi or log-distance), shadowing, "
+        "block fading and thermal noise.",
     )
     snr_db: float = Field(
         17.0,
@@ -86,6 +88,68 @@ class ChannelConfig(_Base):
         "N(snr_db, spread_db²) [dB].",
     )
     spread_db: float = Field(0.0, ge=0, description="Width of the per-device SNR spread [dB].")
+    # -- pathloss model -------------------------------------------------------------------
+    pathloss_model: Literal["uma", "umi", "log_distance"] = Field(
+        "uma", description="pathloss: TR 38.901 UMa / UMi street canyon, or log-distance."
+    )
+    carrier_ghz: float = Field(3.5, gt=0, description="Carrier frequency f_c [GHz].")
+    cell_radius_m: float = Field(300.0, gt=0, description="Devices dropped within [m].")
+    min_distance_m: float = Field(
+        35.0, ge=0, description="Minimum BS-device ground distance [m] (TR 38.901: 35 m UMa)."
+    )
+    bs_height_m: float | None = Field(
+        None, gt=0, description="BS height [m]; null = 25 (UMa) / 10 (UMi), TR 38.901."
+    )
+    ut_height_m: float = Field(1.5, gt=0, description="Device height [m].")
+    pathloss_exponent: float = Field(3.5, gt=0, description="log_distance: path-loss exponent n.")
+    reference_distance_m: float = Field(1.0, gt=0, description="log_distance: d_0 [m].")
+    shadowing: bool = Field(True, description="Log-normal shadowing on (per device).")
+    shadowing_std_db: float = Field(
+        8.0, ge=0, description="log_distance shadowing sigma [dB] (38.901 kinds use its table)."
+    )
+    tx_power_dbm: float = Field(23.0, description="Device transmit power [dBm].")
+    noise_figure_db: float = Field(5.0, ge=0, description="BS receiver noise figure [dB].")
+    fading: Literal["none", "rayleigh", "rician"] = Field(
+        "none", description="Small-scale block fading, redrawn every coherence time."
+    )
+    rician_k_db: float = Field(3.0, description="rician: K factor [dB].")
+    coherence_time_s: float = Field(
+        0.05, gt=0, description="Block-fading coherence time [s] (ASM default)."
+    )
+    mobility: Literal["static", "random_waypoint"] = Field(
+        "static", description="Device movement inside the cell (pathloss model)."
+    )
+    speed_min_mps: float = Field(0.5, ge=0, description="random_waypoint: min speed [m/s].")
+    speed_max_mps: float = Field(1.5, gt=0, description="random_waypoint: max speed [m/s].")
+    pause_s: float = Field(0.0, ge=0, description="random_waypoint: pause at each waypoint [s].")
+    mobility_update_s: float = Field(
+        1.0, gt=0, description="Interval between distance/SNR updates of moving devices [s]."
+    )
+    # -- SNR to rate ----------------------------------------------------------------------
+    rate_model: Literal["shannon", "cqi"] = Field(
+        "shannon",
+        description="`shannon`: eta = min(log2(1 + SNR/gap), max_spectral_efficiency). `cqi`: "
+        "TS 38.214 Table 5.2.2.1-2 efficiency of the CQI the SNR supports.",
+    )
+    snr_gap_db: float = Field(0.0, ge=0, description="shannon: SNR gap Γ [dB].")
+    max_spectral_efficiency: float | None = Field(
+        None, gt=0, description="shannon: cap on eta [bit/s/Hz]; null = none."
+    )
+    harq_bler: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Block error rate target; HARQ retransmissions scale the goodput by "
+        "(1 - BLER).",
+    )
+
+    @model_validator(mode="after")
+    def _check_geometry(self) -> ChannelConfig:
+        if self.min_distance_m >= self.cell_radius_m:
+            raise ValueError("min_distance_m must be smaller than cell_radius_m")
+        if self.speed_min_mps > self.speed_max_mps:
+            raise ValueError("speed_min_mps must not exceed speed_max_mps")
+        return self
 
 
 class UplinkConfig(_Base):

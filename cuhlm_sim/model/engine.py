@@ -14,7 +14,7 @@ import numpy as np
 import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
-from cuhlm_sim.model.channel_state import device_snr_db
+from cuhlm_sim.model.channel_state import build_channel, spectral_efficiency
 from cuhlm_sim.model.devices import Device
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
@@ -26,7 +26,6 @@ from cuhlm_sim.model.uplink import (
     SCHEDULERS,
     EqualShareUplink,
     SlottedUplink,
-    shannon_spectral_efficiency,
 )
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -59,6 +58,20 @@ class _CountingEnvironment(simpy.Environment):
         super().step()
 
 
+def _track_channel(env, channel, params: SimParams, eta: np.ndarray, snr_db: np.ndarray, uplink):
+    """Refresh SNR and spectral efficiency (in place) whenever the channel changes."""
+    while True:
+        nxt = channel.next_change_at(env.now)
+        if nxt <= env.now:  # a block boundary that float rounding puts at "now"
+            nxt = channel.next_change_at(env.now + 1e-9 * max(1.0, env.now))
+        if nxt >= params.end_s:
+            return
+        yield env.timeout(max(0.0, nxt - env.now))
+        snr_db[:] = channel.snr_db(env.now)
+        eta[:] = spectral_efficiency(params.channel, snr_db)
+        uplink.rates_changed()
+
+
 def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = False) -> RunResult:
     env = _CountingEnvironment() if count_events else simpy.Environment()
     n_dev = params.devices.count
@@ -66,8 +79,11 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     payload = PayloadModel(params.payload)
     policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
     server = GpuServer(env, params.server, recorder)
-    snr_db = device_snr_db(params.channel, n_dev, params.seed)  # [num_devices]
-    eta = shannon_spectral_efficiency(snr_db)  # [num_devices]
+    channel = build_channel(params.channel, n_dev, params.uplink.bandwidth_hz, params.seed)
+    snr_db = np.array(channel.snr_db(0.0), dtype=np.float64)  # [num_devices] dB
+    eta = spectral_efficiency(
+        params.channel, snr_db
+    )  # [num_devices] bit/s/Hz, updated in place  # [num_devices]
     up = params.uplink
     if up.scheduler == "equal_share":
         uplink = EqualShareUplink(env, up.bandwidth_hz, eta, server.submit, recorder)
@@ -75,6 +91,8 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         scheduler = SCHEDULERS.create(up.scheduler, n_dev, up)
         uplink = SlottedUplink(env, up, eta, scheduler, server.submit, recorder)
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
+    if channel.next_change_at(0.0) < params.end_s:
+        env.process(_track_channel(env, channel, params, eta, snr_db, uplink))
     priority_key = None  # [num_rows]
     if params.server.discipline == "priority_uncertainty":
         priority_key = trace.uncertainty

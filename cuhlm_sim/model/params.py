@@ -25,11 +25,35 @@ class DeviceParams:
 
 @dataclass(frozen=True, slots=True)
 class ChannelParams:
-    model: str
+    model: str  # "fixed" | "per_device" | "pathloss"
     snr_db: float
     snr_db_list: tuple[float, ...] | None = None
     spread: str = "none"  # "none" | "uniform" | "normal"
     spread_db: float = 0.0
+    pathloss_model: str = "uma"
+    carrier_ghz: float = 3.5
+    cell_radius_m: float = 300.0
+    min_distance_m: float = 35.0
+    bs_height_m: float | None = None
+    ut_height_m: float = 1.5
+    pathloss_exponent: float = 3.5
+    reference_distance_m: float = 1.0
+    shadowing: bool = True
+    shadowing_std_db: float = 8.0
+    tx_power_dbm: float = 23.0
+    noise_figure_db: float = 5.0
+    fading: str = "none"
+    rician_k_db: float = 3.0
+    coherence_time_s: float = 0.05
+    mobility: str = "static"
+    speed_min_mps: float = 0.5
+    speed_max_mps: float = 1.5
+    pause_s: float = 0.0
+    mobility_update_s: float = 1.0
+    rate_model: str = "shannon"
+    snr_gap_db: float = 0.0
+    max_spectral_efficiency: float | None = None
+    harq_bler: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

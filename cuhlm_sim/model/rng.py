@@ -19,6 +19,10 @@ class Stream(IntEnum):
     TRACE_SYNTH = 5
     START = 6
     IMPORTANCE = 7
+    DROP = 8
+    SHADOWING = 9
+    FADING = 10
+    MOBILITY = 11
 
 
 def stream(seed: int, kind: Stream, index: int = 0) -> np.random.Generator:

@@ -54,7 +54,7 @@ class EqualShareUplink:
         self.eta = spectral_efficiency  # [num_devices] bit/s/Hz
         self.deliver = deliver
         self.recorder = recorder
-        self._heap: list[tuple[float, int, Job]] = []
+        self._heap: list[tuple[float, int, Job, float]] = []  # (V_finish, seq, job, eta)
         self._v = 0.0  # virtual clock [Hz s], reset when the link goes idle
         self._t = 0.0  # simulation time of the last virtual-clock update
         self._seq = 0
@@ -82,9 +82,10 @@ class EqualShareUplink:
         if not self._heap:
             self._busy_since = now
             self._v = 0.0
-        v_finish = self._v + job.bits / float(self.eta[job.device])
+        eta = float(self.eta[job.device])
+        v_finish = self._v + job.bits / eta if eta > 0 else math.inf
         self._seq += 1
-        heapq.heappush(self._heap, (v_finish, self._seq, job))
+        heapq.heappush(self._heap, (v_finish, self._seq, job, eta))
         self.recorder.uplink_active.change(now, 1)
         # A new arrival only slows the others down, so an armed timer fires early (harmless);
         # re-arm only if the newcomer is the next to finish.
@@ -93,8 +94,11 @@ class EqualShareUplink:
 
     def _arm(self, now: float) -> None:
         v_head = self._heap[0][0]
-        dt = max(0.0, (v_head - self._v) * len(self._heap) / self.bandwidth_hz)
         self._timer_gen += 1
+        if v_head == math.inf:  # nobody can send (zero rate) until the channel changes
+            self._timer_at = math.inf
+            return
+        dt = max(0.0, (v_head - self._v) * len(self._heap) / self.bandwidth_hz)
         self._timer_at = now + dt
         timer = self.env.timeout(dt)
         timer.callbacks.append(partial(self._on_timer, self._timer_gen))
@@ -121,6 +125,23 @@ class EqualShareUplink:
             job.t_ul_end = now
             self.recorder.uplink_airtime(job.device, job.t_ul_start, now)
             self.deliver(job)
+
+    def rates_changed(self) -> None:
+        """Re-tag active payloads after the channel changed the spectral efficiencies."""
+        if not self._heap:
+            return
+        now = self.env.now
+        self._advance(now)
+        v, eta_now = self._v, self.eta
+        heap = []
+        for v_fin, seq, job, eta in self._heap:
+            left_bits = (v_fin - v) * eta if v_fin != math.inf else job.bits
+            new_eta = float(eta_now[job.device])
+            new_fin = v + left_bits / new_eta if new_eta > 0 else math.inf
+            heap.append((new_fin, seq, job, new_eta))
+        heapq.heapify(heap)
+        self._heap = heap
+        self._arm(now)
 
     def close(self, now: float) -> None:
         """Account a busy period still open at the end of the run."""

@@ -240,5 +240,8 @@ class SlottedUplink:
                     del queues[d], remaining[d]
                 self.deliver(job)
 
+    def rates_changed(self) -> None:
+        """Nothing to do: every slot reads the current spectral efficiencies."""
+
     def close(self, now: float) -> None:
         """Nothing to settle: busy slots are recorded as they end."""
