@@ -31,15 +31,15 @@ def test_scenario_validates(cli_runner, scenario):
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_scenario_runs_briefly(cli_runner, scenario, tmp_path):
-    """Each shipped scenario runs (shortened to 2 s) and produces tokens."""
+    """Each shipped scenario runs (shortened to 10 s) and produces tokens."""
     out = tmp_path / "out"
-    args = ["run", str(scenario), "-s", "duration_s=2", "-s", "warmup_s=0.5"]
+    args = ["run", str(scenario), "-s", "duration_s=10", "-s", "warmup_s=0.5"]
     result = cli_runner.invoke(app, [*args, "--out", str(out), "-q"])
     assert result.exit_code == 0, (result.output, result.exception)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["tokens_generated"] > 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["config"]["duration_s"] == 2.0
+    assert manifest["config"]["duration_s"] == 10.0
 
 
 def test_default_scenario_comments_every_key():

@@ -108,7 +108,8 @@ class ProportionalFairScheduler(SlotScheduler):
 
     def allocate(self, slot, devs, need, eta, n_rb):
         self._advance_to(slot)
-        metric = eta / self._t_scaled[devs]
+        # eta = 0 (out of CQI range) never wins; T is floored so the ratio stays finite.
+        metric = eta / np.maximum(self._t_scaled[devs], 1e-300)
         order = np.argsort(-metric, kind="stable")
         return greedy_fill(order, need, n_rb)
 
