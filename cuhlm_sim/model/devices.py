@@ -131,42 +131,35 @@ class Device:
         self._pos = 0
         self._advance()
 
+    def _skip(self, m: int, pos: int) -> None:
+        """Record m skipped tokens from block position ``pos``, starting after pending time."""
+        rec = self.recorder
+        rec.skipped_run(
+            self.index,
+            self.env.now + self._pending,
+            self.params.token_time_s,
+            m,
+            self._cum_acc,
+            self._cum_pi,
+            pos,
+            self._rows if rec.log_tokens else None,
+        )
+
     def _advance(self) -> None:
         """Fast-forward over skipped tokens to the next transmitted one (or the block end)."""
         tau = self.params.token_time_s
-        rec = self.recorder
-        log_rows = self._rows if rec.log_tokens else None
-        j, pos = self._j, self._pos
-        if j < len(self._sent_pos):
-            p = self._sent_pos[j]
-            m = p - pos
+        pos = self._pos
+        if self._j < len(self._sent_pos):
+            m = self._sent_pos[self._j] - pos
             if m:
-                rec.skipped_run(
-                    self.index,
-                    self.env.now + self._pending,
-                    tau,
-                    m,
-                    self._cum_acc,
-                    self._cum_pi,
-                    pos,
-                    log_rows,
-                )
+                self._skip(m, pos)
             delay = self._pending + (m + 1) * tau
             self._pending = 0.0
             self.env.timeout(delay).callbacks.append(self._on_drafted)
             return
         m = self._size - pos
         if m:
-            rec.skipped_run(
-                self.index,
-                self.env.now + self._pending,
-                tau,
-                m,
-                self._cum_acc,
-                self._cum_pi,
-                pos,
-                log_rows,
-            )
+            self._skip(m, pos)
             self._pending += m * tau
         if self._left > 0:
             self._next_block()
