@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cuhlm_sim.config.profiles import PROFILES
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.model.params import (
@@ -78,13 +79,17 @@ def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False)
         uplink=UplinkParams(**scn.uplink.model_dump()),
         server=ServerParams(
             gpus=s.gpus,
-            llm_latency_s=s.llm_latency_s,
+            llm_latency_s=PROFILES[s.profile].table[0][1]
+            if s.profile != "custom"
+            else s.llm_latency_s,
             max_batch=s.max_batch,
             batch_per_item_s=s.batch_per_item_s,
             max_wait_s=s.max_wait_s,
             downlink_latency_s=scn.downlink.latency_s,
-            latency_model=s.latency_model,
-            latency_table=tuple((int(b), float(t)) for b, t in s.latency_table or ()) or None,
+            latency_model="table" if s.profile != "custom" else s.latency_model,
+            latency_table=PROFILES[s.profile].table
+            if s.profile != "custom"
+            else tuple((int(b), float(t)) for b, t in s.latency_table or ()) or None,
             discipline=s.discipline,
         ),
         policy=PolicyParams(

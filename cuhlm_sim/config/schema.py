@@ -221,6 +221,12 @@ class ServerConfig(_Base):
         ge=0,
         description="How long an idle GPU waits for a batch to fill before starting [s].",
     )
+    profile: Literal["custom", "qwen_coder_1_5b_cpu", "llama2_7b_a100"] = Field(
+        "custom",
+        description="Documented t(b) table (cuhlm_sim/config/profiles.py): `qwen_coder_1_5b_cpu` "
+        "(the traced pair on 2 CPU cores) or `llama2_7b_a100` (the papers' verifier class on a "
+        "data-centre GPU); `custom` = use llm_latency_s / batch_per_item_s / latency_table.",
+    )
     latency_model: Literal["affine", "table"] = Field(
         "affine",
         description="`affine`: t(b) = llm_latency_s + batch_per_item_s*(b-1). `table`: "
@@ -239,6 +245,13 @@ class ServerConfig(_Base):
 
     @model_validator(mode="after")
     def _check_table(self) -> ServerConfig:
+        if self.profile != "custom":
+            clash = {"latency_model", "latency_table", "batch_per_item_s", "llm_latency_s"}
+            clash &= self.model_fields_set
+            if clash:
+                raise ValueError(
+                    f"profile {self.profile!r} sets the latency; remove {', '.join(sorted(clash))}"
+                )
         if self.latency_model == "table":
             t = self.latency_table
             if not t:

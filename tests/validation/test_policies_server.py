@@ -140,3 +140,20 @@ def test_per_device_spread_is_reproducible(simulate):
     assert a["mean_spectral_efficiency_bps_hz"] == b["mean_spectral_efficiency_bps_hz"]
     flat = simulate(devices={"count": 20})
     assert a["mean_spectral_efficiency_bps_hz"] != flat["mean_spectral_efficiency_bps_hz"]
+
+
+@pytest.mark.parametrize("profile", ["qwen_coder_1_5b_cpu", "llama2_7b_a100"])
+def test_server_profile_single_device_latency(simulate, profile):
+    """A profile's t(1) is the verification time of a lone device: llm_only gives 1 / t(1)."""
+    from cuhlm_sim.config.profiles import PROFILES
+
+    t1 = PROFILES[profile].table[0][1]
+    s = simulate(policy={"kind": "llm_only"}, server={"profile": profile}, duration_s=100.0)
+    assert s["throughput_tokens_per_s"] == pytest.approx(1 / t1, rel=0.01)
+
+
+def test_server_profile_conflicts_with_explicit_latency(simulate):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="sets the latency"):
+        simulate(server={"profile": "llama2_7b_a100", "llm_latency_s": 0.1})
