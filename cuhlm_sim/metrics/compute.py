@@ -48,7 +48,14 @@ def device_table(result: RunResult) -> dict[str, np.ndarray]:
         "throughput_tokens_per_s": r.device_tokens / p.duration_s,
         "uplink_bits": r.device_bits,
         "uplink_throughput_bps": r.device_bits / p.duration_s,
+        "transmissions": r.device_transmissions,
         "airtime_s": r.device_airtime_s,
+        "mean_uplink_queue_s": np.divide(
+            r.device_uplink_queue_s,
+            r.device_transmissions,
+            out=np.full(rbs.size, np.nan),
+            where=r.device_transmissions > 0,
+        ),
         "resource_blocks": rbs,
         "rb_share": rbs / r.total_rbs if r.total_rbs else np.zeros(rbs.size),
     }

@@ -80,6 +80,8 @@ class Recorder:
         self.uplink_busy_s = 0.0
         self.uplink_transmissions = 0
         self.device_bits = np.zeros(num_devices)
+        self.device_uplink_queue_s = np.zeros(num_devices)
+        self.device_transmissions = np.zeros(num_devices, dtype=np.int64)
         self.device_airtime_s = np.zeros(num_devices)
         self.device_rbs = np.zeros(num_devices, dtype=np.int64)
         self.total_rbs = 0
@@ -169,7 +171,10 @@ class Recorder:
             if bits > 0:
                 self.bits_sum += bits
                 self.uplink_transmissions += 1
-                self.device_bits[job.device] += bits
+                dev = job.device
+                self.device_bits[dev] += bits
+                self.device_transmissions[dev] += 1
+                self.device_uplink_queue_s[dev] += ul_start - job.t_ul_arrive
         if self.log_tokens and t <= self.w1:
             self._log.append(
                 {
