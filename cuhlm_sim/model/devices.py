@@ -8,6 +8,7 @@ skipped token never touches a shared resource or creates an event of its own.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Generator
 
 import numpy as np
@@ -21,6 +22,18 @@ from cuhlm_sim.traces.arrays import TraceArrays
 
 #: Largest block of trace rows decided at once (bounds memory for very long requests).
 BLOCK_ROWS = 8192
+
+
+def _f64(a: np.ndarray) -> array:
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return out
+
+
+def _i64(a: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    return out
 
 
 class Device:
@@ -113,20 +126,21 @@ class Device:
         policy = self.policy
         tx = policy.transmit(rows, self.policy_rng)
         sent_pos = np.flatnonzero(tx)
-        # Prefix sums as lists: the recorder indexes them per run (faster than numpy).
-        self._cum_acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows]))).tolist()
-        self._cum_pi = np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows]))).tolist()
-        self._rows = rows
+        # Per-block columns as array.array: indexing them is as fast as a list (a Python
+        # scalar comes out) but they take 8 bytes per entry, so memory stays ~40 kB a device.
+        self._cum_acc = _f64(np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows]))))
+        self._cum_pi = _f64(np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows]))))
+        self._rows = rows if self.recorder.log_tokens else None
         self._size = size
-        self._sent_pos = sent_pos.tolist()
+        self._sent_pos = _i64(sent_pos)
         if sent_pos.size:
             sent_rows = rows[sent_pos]
-            self._sent_rows = sent_rows.tolist()
-            self._bits = policy.payload_bits(sent_rows).tolist()
-            self._accepted = policy.accepted(sent_rows).tolist()
-            self._ks = policy.truncation_k(sent_rows).tolist()
+            self._sent_rows = _i64(sent_rows)
+            self._bits = _f64(policy.payload_bits(sent_rows))
+            self._accepted = policy.accepted(sent_rows).tolist()  # bools are shared objects
+            self._ks = _i64(policy.truncation_k(sent_rows))
             if self.priority_key is not None:
-                self._prio = self.priority_key[sent_rows].tolist()
+                self._prio = _f64(self.priority_key[sent_rows])
         self._j = 0
         self._pos = 0
         self._advance()
