@@ -22,7 +22,7 @@ from cuhlm_sim.errors import CuhlmError
 
 log = logging.getLogger(__name__)
 
-KINDS = ("throughput", "skip", "capacity", "latency", "energy")
+KINDS = ("throughput", "skip", "capacity", "latency", "latency_cdf", "energy")
 STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
 
 LABELS = {
@@ -249,6 +249,38 @@ def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path
     return _save(fig, base)
 
 
+def plot_latency_cdf(points: pd.DataFrame, axes: Sequence[str], base: Path) -> list[Path]:
+    """Token-latency CDF of every point, from the quantiles in summary.json (mean over the
+    repetitions; the band is the 95% CI of each quantile)."""
+    from cuhlm_sim.metrics.compute import LATENCY_CDF_PROBS
+
+    plt = _pyplot()
+    cols = [f"token_latency_quantiles_s.q{round(q * 100):02d}" for q in LATENCY_CDF_PROBS]
+    varying: list[str] = []
+    for a in axes:
+        if not _determined(points, varying, a):
+            varying.append(a)
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    probs = np.asarray(LATENCY_CDF_PROBS)
+    if len(points) > 8:  # more curves than a reader can tell apart: every k-th point
+        points = points.iloc[np.linspace(0, len(points) - 1, 8).round().astype(int)]
+    for _, row in points.iterrows():
+        x = np.array([row.get(f"{c}_mean", np.nan) for c in cols], dtype=float)
+        ci = np.array([row.get(f"{c}_ci95", np.nan) for c in cols], dtype=float)
+        name = ", ".join(f"{a.rsplit('.', 1)[-1]}={row[a]}" for a in varying) or "run"
+        (line,) = ax.plot(x, probs, marker=".", label=name)
+        if np.isfinite(ci).any():
+            ci = np.nan_to_num(ci)
+            ax.fill_betweenx(probs, x - ci, x + ci, color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("token latency [s]")
+    ax.set_ylabel("P(token latency <= x)")
+    ax.legend(fontsize="small", bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.suptitle("Token-latency CDF")
+    fig.tight_layout()
+    return _save(fig, base)
+
+
 def plot_capacity(capacity_json: Path, base: Path) -> list[Path]:
     """Capacity vs the first --over axis; colour = a second axis (e.g. policy.kind).
 
@@ -307,6 +339,11 @@ def plot_dir(folder: Path, kind: str = "auto", out: Path | None = None) -> list[
         "throughput": ("devices.count" in axes, "devices.count", plot_throughput),
         "skip": ("policy.threshold" in axes, "policy.threshold", plot_skip),
         "latency": (True, "", plot_latency_breakdown),
+        "latency_cdf": (
+            "token_latency_quantiles_s.q50_mean" in points,
+            "token_latency_quantiles_s (rerun the sweep)",
+            plot_latency_cdf,
+        ),
         "energy": (
             "policy.threshold" in axes and bool(energy_metrics(points)),
             "policy.threshold and an energy_per_token_j metric",

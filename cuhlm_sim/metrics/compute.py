@@ -13,6 +13,9 @@ import numpy as np
 from cuhlm_sim.metrics.recorder import STAGES
 from cuhlm_sim.model.engine import RunResult
 
+#: Probabilities of the token-latency quantiles in summary.json (a sampled CDF).
+LATENCY_CDF_PROBS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
     """Inverted-CDF quantile of a weighted sample (exact for repeated values)."""
@@ -111,6 +114,10 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "p50_token_latency_s": weighted_quantile(values, weights, 0.50),
         "p95_token_latency_s": weighted_quantile(values, weights, 0.95),
         "p99_token_latency_s": weighted_quantile(values, weights, 0.99),
+        "token_latency_quantiles_s": {
+            f"q{round(q * 100):02d}": weighted_quantile(values, weights, q)
+            for q in LATENCY_CDF_PROBS
+        },
         "mean_verified_token_latency_s": _ratio(sum(r.stage_sums), r.n_sent),
         "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
         "mean_uplink_queue_s": _ratio(r.stage_sums[1], n_uplink),

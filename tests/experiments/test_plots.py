@@ -36,9 +36,17 @@ def test_devices_sweep_gives_throughput_and_latency(write_sweep, tmp_path):
     )
     written = plot_dir(out)
     names = {p.name for p in written}
-    assert names == {"throughput.png", "throughput.pdf", "latency.png", "latency.pdf"}
+    assert names == {
+        "throughput.png",
+        "throughput.pdf",
+        "latency.png",
+        "latency.pdf",
+        "latency_cdf.png",
+        "latency_cdf.pdf",
+    }
     _assert_figure(out / "figures" / "throughput")
     _assert_figure(out / "figures" / "latency")
+    _assert_figure(out / "figures" / "latency_cdf")
     with pytest.raises(CuhlmError, match=r"did not sweep policy\.threshold"):
         plot_dir(out, "skip")
     with pytest.raises(CuhlmError, match=r"no capacity\.json"):
