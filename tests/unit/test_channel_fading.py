@@ -119,3 +119,13 @@ def test_device_gain_matches_vector_gains():
         assert [one.device_gain(d, t) for d in range(3)] == g.tolist()
     # next block starts: (floor(0.035/0.01) + 1) · 0.01 = 0.04; (1 + 1) · 0.02 = 0.04; static inf
     np.testing.assert_allclose(vec.next_block_at(0.035), [0.04, 0.04, np.inf])
+
+
+def test_next_block_always_advances_the_block():
+    # T_c = 0.423 / (8 · 3.5e9 / c) = 4.529 ms: (b + 1) T_c can round back into block b
+    tc = float(fading.coherence_time_s(8.0, 3.5))
+    bf = fading.BlockFading(_rngs(11, 1), tc)
+    t = 0.0
+    for b in range(1, 20_001):
+        t = float(bf.next_block_at(t)[0])
+        assert bf.block_index(t)[0] == b

@@ -92,3 +92,11 @@ def test_random_waypoint_validates():
         mobility.RandomWaypoint(rngs, pos, R, R_MIN, 0.0, 1.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="annulus"):
         mobility.RandomWaypoint(rngs, np.array([[10.0, 0.0]]), R, R_MIN, 1.0, 2.0, 0.0, 1.0)
+
+
+def test_next_update_always_advances_the_tick():
+    m = _rwp(5, 2, dt=0.1)
+    t = 0.0
+    for k in range(1, 5001):
+        t = m.next_update_at(t)
+        assert int(np.floor(t / 0.1)) == k

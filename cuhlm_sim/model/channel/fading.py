@@ -23,6 +23,21 @@ FadingKind = Literal["none", "rayleigh", "rician"]
 COHERENCE_CONSTANT = 0.423
 
 
+def next_grid_time_s(index: np.ndarray, step_s: np.ndarray) -> np.ndarray:
+    """Smallest t with floor(t / step) = index + 1, i.e. (index + 1) step nudged up by a few ulps
+    when rounding would put it back in block ``index`` (else an event loop stepping to it would
+    never advance)."""
+    idx = np.asarray(index, dtype=np.float64)
+    step = np.asarray(step_s, dtype=np.float64)
+    nxt = (idx + 1.0) * step
+    for _ in range(64):
+        low = np.floor(nxt / step) <= idx
+        if not np.any(low):
+            break
+        nxt = np.where(low, np.nextafter(nxt, np.inf), nxt)
+    return nxt
+
+
 def doppler_hz(speed_mps: np.ndarray | float, carrier_ghz: float) -> np.ndarray:
     """Maximum Doppler shift f_m = v f_c / c [Hz] (Rappaport eq. (5.2), cos θ = 1)."""
     return np.asarray(speed_mps, dtype=np.float64) * carrier_ghz * 1e9 / SPEED_OF_LIGHT_MPS
@@ -185,10 +200,11 @@ class BlockFading:
 
     def next_block_at(self, t_s: float) -> np.ndarray:
         """Start of each device's next block, (b_d(t) + 1) T_c,d [s], float64 [num_devices]
-        (inf for a static channel)."""
-        with np.errstate(invalid="ignore"):
-            nxt = (self.block_index(t_s) + 1.0) * self.coherence_s
-        return np.where(np.isinf(self.coherence_s), np.inf, nxt)
+        (inf for a static channel); ``block_index`` there is exactly b_d(t) + 1."""
+        static = np.isinf(self.coherence_s)
+        step = np.where(static, 1.0, self.coherence_s)  # [num_devices]
+        nxt = next_grid_time_s(self.block_index(t_s), step)
+        return np.where(static, np.inf, nxt)
 
     def gains_db(self, t_s: float) -> np.ndarray:
         """Gains in dB, 10 log10 |h|², float64 [num_devices] (-inf for a zero gain)."""

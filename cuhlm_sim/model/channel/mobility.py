@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cuhlm_sim.model.channel.fading import next_grid_time_s
 from cuhlm_sim.model.channel.geometry import drop_annulus
 
 #: Waypoint redraws before giving up when no straight leg avoids the inner disc.
@@ -166,8 +167,9 @@ class RandomWaypoint:
         return self._pos
 
     def next_update_at(self, t_s: float) -> float:
-        """First update instant strictly after t_s [s]."""
-        return (np.floor(t_s / self.update_interval_s) + 1.0) * self.update_interval_s
+        """First update instant strictly after t_s [s] (``positions_at`` there is a new tick)."""
+        tick = np.floor(t_s / self.update_interval_s)
+        return float(next_grid_time_s(tick, self.update_interval_s))
 
     def speeds_mps(self) -> np.ndarray:
         """Speed of each device's current or last leg [m/s], float64 [num_devices]."""
