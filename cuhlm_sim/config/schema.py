@@ -149,6 +149,13 @@ class ChannelConfig(_Base):
             raise ValueError("min_distance_m must be smaller than cell_radius_m")
         if self.speed_min_mps > self.speed_max_mps:
             raise ValueError("speed_min_mps must not exceed speed_max_mps")
+        if self.model == "pathloss":
+            if self.pathloss_model in ("uma", "umi") and self.min_distance_m < 10.0:
+                raise ValueError(
+                    "min_distance_m must be >= 10 m for TR 38.901 UMa/UMi (its valid range)"
+                )
+            if self.mobility == "random_waypoint" and self.speed_min_mps <= 0:
+                raise ValueError("random_waypoint needs speed_min_mps > 0")
         return self
 
 
