@@ -28,11 +28,10 @@ import math
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +41,22 @@ from cuhlm_sim import __version__
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.load import apply_overrides, format_validation_error, read_yaml
 from cuhlm_sim.config.schema import Scenario
-from cuhlm_sim.errors import CuhlmError, MissingExtraError, ScenarioError
+from cuhlm_sim.errors import CuhlmError, ScenarioError
+from cuhlm_sim.experiments.executors import (  # noqa: F401 (re-exported for callers)
+    DaskRunner,
+    Executor,
+    InProcessExecutor,
+    ProcessPoolRunner,
+    make_executor,
+)
+from cuhlm_sim.experiments.results import (  # noqa: F401 (re-exported for callers)
+    RUN_META,
+    ci95_half_width,
+    flatten_summary,
+    points_frame,
+    runs_frame,
+    write_frame,
+)
 from cuhlm_sim.outputs.writer import dump_json
 from cuhlm_sim.runner import run_scenario
 from cuhlm_sim.traces.arrays import TraceArrays
@@ -50,7 +64,6 @@ from cuhlm_sim.traces.arrays import TraceArrays
 log = logging.getLogger(__name__)
 
 #: Columns of runs.parquet that are not swept parameters or metrics.
-RUN_META = ("key", "point", "rep", "seed", "status", "error", "wall_time_s")
 
 
 class _Spec(BaseModel):
@@ -361,119 +374,6 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     return record
 
 
-# --- executors -------------------------------------------------------------------------------
-
-
-class Executor(Protocol):
-    """Runs ``fn`` over items and yields results as they finish (any order)."""
-
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]: ...
-
-    def close(self) -> None: ...
-
-
-class InProcessExecutor:
-    """One run after another in this process (``--workers 1``; easy to debug and to patch)."""
-
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
-        for item in items:
-            yield fn(item)
-
-    def close(self) -> None:
-        return None
-
-
-class ProcessPoolRunner:
-    """A local process pool (the platform's start method; scripts need a ``__main__`` guard)."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
-
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
-        if not items:
-            return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(min(self.workers, len(items)))
-        futures = [self._pool.submit(fn, item) for item in items]
-        try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-
-class DaskRunner:
-    """Submit runs to a dask.distributed cluster: ``tcp://host:port``, ``local``, or a Client.
-
-    ``local`` starts a LocalCluster of ``workers`` single-threaded processes on this machine.
-    """
-
-    def __init__(
-        self, address: str | None = None, *, client: Any = None, workers: int | None = None
-    ) -> None:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise MissingExtraError(
-                "--scheduler needs dask.distributed: pip install 'dask>=2024.1' distributed"
-            ) from None
-        self._own_cluster = None
-        if client is not None:
-            self.client, self._own_client = client, False
-            return
-        if address in (None, "local"):
-            self._own_cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1
-            )
-            address = self._own_cluster.scheduler_address
-        try:
-            self.client = Client(address, timeout="10s")
-        except OSError as exc:
-            raise CuhlmError(f"--scheduler {address}: cannot connect ({exc})") from None
-        self._own_client = True
-
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
-        from distributed import as_completed as dask_as_completed
-
-        if not items:
-            return
-        futures = [
-            self.client.submit(fn, item, key=f"cuhlm-{getattr(item, 'key', i)}", pure=False)
-            for i, item in enumerate(items)
-        ]
-        try:
-            for fut in dask_as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            self.client.cancel(futures)
-            raise
-
-    def close(self) -> None:
-        if self._own_client:
-            self.client.close()
-        if self._own_cluster is not None:
-            self._own_cluster.close()
-
-
-def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """The executor the CLI options ask for: dask if ``scheduler``, else a pool or in-process."""
-    if scheduler:
-        return DaskRunner(scheduler, workers=workers)
-    if workers is not None and workers < 1:
-        raise CuhlmError(f"--workers: must be >= 1 (got {workers})")
-    if workers == 1:
-        return InProcessExecutor()
-    return ProcessPoolRunner(workers)
-
-
 # --- running -------------------------------------------------------------------------------
 
 
@@ -507,83 +407,6 @@ def run_tasks(
         if on_result is not None:
             on_result(rec)
     return records
-
-
-def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
-    """Scalar metrics; a nested dict of scalars becomes ``name.sub`` columns."""
-    out: dict[str, float] = {}
-    for name, value in (summary or {}).items():
-        if name in ("batch_size_counts", "window_s"):
-            continue  # variable keys / not a metric
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                if v is None or isinstance(v, int | float):
-                    out[f"{name}.{sub}"] = math.nan if v is None else float(v)
-        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-            out[name] = math.nan if value is None else float(value)
-    return out
-
-
-def runs_frame(plan: SweepPlan, records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
-    """One row per run of this plan: swept parameters, seed, status and every scalar metric."""
-    rows = []
-    for task in plan.tasks:
-        rec = records.get(task.key)
-        if rec is None:
-            continue
-        row: dict[str, Any] = {
-            "key": task.key,
-            "point": task.point,
-            "rep": task.rep,
-            "seed": task.seed,
-            "status": rec["status"],
-            "error": rec.get("error"),
-            "wall_time_s": rec.get("wall_time_s"),
-        }
-        row.update(task.params)
-        row.update(flatten_summary(rec.get("summary")))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def ci95_half_width(values: np.ndarray) -> float:
-    """Student-t 95% half-width t_{0.975, n-1} s / sqrt(n); NaN below two values."""
-    from scipy import stats
-
-    values = values[~np.isnan(values)]
-    n = values.size
-    if n < 2:
-        return math.nan
-    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
-
-
-def points_frame(runs: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """Per point: n_runs, n_failed and <metric>_mean / _std / _ci95 over successful runs."""
-    if runs.empty:
-        return pd.DataFrame()
-    metric_cols = [c for c in runs.columns if c not in RUN_META and c not in axes]
-    rows = []
-    for point, grp in runs.groupby("point", sort=True):
-        row: dict[str, Any] = {"point": point}
-        row.update({k: grp[k].iloc[0] for k in axes})
-        ok = grp[grp["status"] == "ok"]
-        row["n_runs"] = len(ok)
-        row["n_failed"] = len(grp) - len(ok)
-        for m in metric_cols:
-            v = ok[m].to_numpy(dtype=np.float64)
-            finite = v[~np.isnan(v)]
-            row[f"{m}_mean"] = float(finite.mean()) if finite.size else math.nan
-            row[f"{m}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
-            row[f"{m}_ci95"] = ci95_half_width(v)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def write_frame(df: pd.DataFrame, path: Path) -> None:
-    """Parquet written beside its target then renamed, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False)
-    tmp.replace(path)
 
 
 @dataclass

@@ -1,0 +1,94 @@
+"""Sweep results as tables: one row per run, and per point the mean, standard deviation and
+95 % confidence interval (Student t) of every metric over the repetitions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+if TYPE_CHECKING:
+    from cuhlm_sim.experiments.sweep import SweepPlan
+
+RUN_META = ("key", "point", "rep", "seed", "status", "error", "wall_time_s")
+
+
+def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
+    """Scalar metrics; a nested dict of scalars becomes ``name.sub`` columns."""
+    out: dict[str, float] = {}
+    for name, value in (summary or {}).items():
+        if name in ("batch_size_counts", "window_s"):
+            continue  # variable keys / not a metric
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if v is None or isinstance(v, int | float):
+                    out[f"{name}.{sub}"] = math.nan if v is None else float(v)
+        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            out[name] = math.nan if value is None else float(value)
+    return out
+
+
+def runs_frame(plan: SweepPlan, records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per run of this plan: swept parameters, seed, status and every scalar metric."""
+    rows = []
+    for task in plan.tasks:
+        rec = records.get(task.key)
+        if rec is None:
+            continue
+        row: dict[str, Any] = {
+            "key": task.key,
+            "point": task.point,
+            "rep": task.rep,
+            "seed": task.seed,
+            "status": rec["status"],
+            "error": rec.get("error"),
+            "wall_time_s": rec.get("wall_time_s"),
+        }
+        row.update(task.params)
+        row.update(flatten_summary(rec.get("summary")))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ci95_half_width(values: np.ndarray) -> float:
+    """Student-t 95% half-width t_{0.975, n-1} s / sqrt(n); NaN below two values."""
+
+    values = values[~np.isnan(values)]
+    n = values.size
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def points_frame(runs: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """Per point: n_runs, n_failed and <metric>_mean / _std / _ci95 over successful runs."""
+    if runs.empty:
+        return pd.DataFrame()
+    metric_cols = [c for c in runs.columns if c not in RUN_META and c not in axes]
+    rows = []
+    for point, grp in runs.groupby("point", sort=True):
+        row: dict[str, Any] = {"point": point}
+        row.update({k: grp[k].iloc[0] for k in axes})
+        ok = grp[grp["status"] == "ok"]
+        row["n_runs"] = len(ok)
+        row["n_failed"] = len(grp) - len(ok)
+        for m in metric_cols:
+            v = ok[m].to_numpy(dtype=np.float64)
+            finite = v[~np.isnan(v)]
+            row[f"{m}_mean"] = float(finite.mean()) if finite.size else math.nan
+            row[f"{m}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
+            row[f"{m}_ci95"] = ci95_half_width(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_frame(df: pd.DataFrame, path: Path) -> None:
+    """Parquet written beside its target then renamed, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
