@@ -1,0 +1,75 @@
+"""analysis/validate.py on tiny settings: the tables have their rows and columns, numbers are
+finite, and the real-trace rows say so when the trace is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "analysis" / "validate.py"
+
+
+@pytest.fixture(scope="module")
+def validate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cuhlm_validate_script", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses need the module registered
+    spec.loader.exec_module(mod)
+    return mod
+
+
+PAPERS = ("U-HLM", "CU-HLM", "IU-HLM (2508.12590)")
+HEADER = "| claim | paper | trace | ours (95 % CI) | scenario (+ overrides) | gap |"
+
+
+def test_report_with_real_trace(validate, tiny_trace: Path):
+    rep = validate.build(validate.QUICK, real_trace=tiny_trace)
+    for paper in PAPERS:
+        rows = [c for c in rep.claims if c.paper == paper]
+        assert {c.trace.split(" ")[0] for c in rows} == {"synthetic", "real"}
+        assert all(c.missing is None and c.ours is not None for c in rows)
+    assert all(math.isfinite(x) for x in validate.all_numbers(rep))
+    assert all(c.ours.n == validate.QUICK.seeds for c in rep.claims)
+    # every closed form is checked and agrees loosely even on tiny runs
+    checks = " ".join(c.check for c in rep.closed)
+    for name in ("Single-device HLM", "GPU saturation", "M/D/1", "Little", "Shannon", "bound"):
+        assert name in checks
+    for c in rep.closed:
+        assert math.isfinite(c.expected) and math.isfinite(c.rel_error)
+    shannon = [c for c in rep.closed if c.check.startswith("Shannon")]
+    assert all(abs(c.rel_error) < 1e-6 for c in shannon)
+    snrs = {(p.paper, p.trace.split(" ")[0], p.snr_db) for p in rep.snr}
+    assert len(snrs) == 2 * 2 * len(validate.QUICK.snr_grid)
+
+    text = validate.render(rep)
+    assert text.count(HEADER) == 3
+    assert "do not edit by hand" in text.lower()
+    for section in ("## U-HLM", "## CU-HLM", "## Importance", "## Gain vs SNR", "## Closed-form"):
+        assert section in text
+    assert validate.NOT_AVAILABLE not in text
+    paper_sections = text.split("\n## ")[1:4]
+    claim_lines = [ln for sec in paper_sections for ln in sec.splitlines() if ln.startswith("| ")]
+    assert len(claim_lines) == len(rep.claims) + 3  # + one header per table
+    for line in claim_lines:
+        assert "n/a" not in line.split(" | ")[3]
+
+
+def test_real_trace_missing_is_marked(validate, tmp_path: Path):
+    settings = validate.QUICK
+    rep = validate.build(settings, real_trace=tmp_path / "absent.parquet")
+    real = [c for c in rep.claims if c.trace.startswith("real")]
+    assert real and all(c.missing == validate.NOT_AVAILABLE for c in real)
+    assert not any(p.trace.startswith("real") for p in rep.snr)
+    out = tmp_path / "validation.md"
+    assert (
+        validate.main(["--quick", "--real-trace", str(tmp_path / "absent"), "--out", str(out)]) == 0
+    )
+    text = out.read_text(encoding="utf-8")
+    assert validate.NOT_AVAILABLE in text
+    assert text.count(HEADER) == 3
