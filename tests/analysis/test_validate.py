@@ -50,10 +50,11 @@ def test_report_with_real_trace(validate, tiny_trace: Path):
     text = validate.render(rep)
     assert text.count(HEADER) == 3
     assert "do not edit by hand" in text.lower()
+    assert "## Summary" in text
     for section in ("## U-HLM", "## CU-HLM", "## Importance", "## Gain vs SNR", "## Closed-form"):
         assert section in text
     assert validate.NOT_AVAILABLE not in text
-    paper_sections = text.split("\n## ")[1:4]
+    paper_sections = text.split("\n## ")[2:5]  # after the summary
     claim_lines = [ln for sec in paper_sections for ln in sec.splitlines() if ln.startswith("| ")]
     assert len(claim_lines) == len(rep.claims) + 3  # + one header per table
     for line in claim_lines:
