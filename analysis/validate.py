@@ -48,7 +48,7 @@ SCENARIOS = ROOT / "scenarios"
 REAL_TRACE = ROOT / "traces" / "qwen-coder-0.5b-1.5b.parquet"
 DEFAULT_OUT = ROOT / "analysis" / "validation.md"
 NOT_AVAILABLE = "real trace not available yet"
-COMMAND = "make validate  (= .venv/bin/python analysis/validate.py)"
+COMMAND = "`make validate` (i.e. `.venv/bin/python analysis/validate.py`)"
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -1107,7 +1107,7 @@ def render(rep: Report, now: dt.datetime | None = None) -> str:
         "# Validation against the papers and closed forms",
         "",
         "<!-- GENERATED FILE: do not edit by hand. -->",
-        f"**Generated** by `{COMMAND}` on {now:%Y-%m-%d %H:%M} UTC at commit `{_git_head()}` "
+        f"**Generated** by {COMMAND} on {now:%Y-%m-%d %H:%M} UTC at commit `{_git_head()}` "
         f"({rep.runs} simulation runs, {rep.wall_s:.0f} s wall time). Do not edit by hand: "
         "change `analysis/validate.py` and rerun.",
         "",
@@ -1206,6 +1206,26 @@ def render(rep: Report, now: dt.datetime | None = None) -> str:
     )
     if not any(p.trace.startswith("real") for p in rep.snr):
         lines += ["", f"Real-trace rows: {NOT_AVAILABLE}."]
+    lines.append("")
+    for key in dict.fromkeys((p.paper, p.trace) for p in rep.snr):
+        pts = sorted((p for p in rep.snr if (p.paper, p.trace) == key), key=lambda p: p.snr_db)
+        if len(pts) < 2:
+            continue
+        gains = [p.gain.mean for p in pts]
+        trend = (
+            "rises monotonically"
+            if all(np.diff(gains) <= 0)
+            else "does not rise monotonically (compare the CIs in the table)"
+        )
+        lines.append(
+            f"- {key[0]}, {key[1]}: G {trend} as the SNR falls, from {gains[-1]:.2f}× at "
+            f"{pts[-1].snr_db:g} dB to {gains[0]:.2f}× at {pts[0].snr_db:g} dB "
+            + (
+                f"(1/(TR·c) = {pts[0].bound_trc:,.0f}×)."
+                if key[0] == "CU-HLM"
+                else f"(1/TR = {pts[0].bound_tr:.2f}×)."
+            )
+        )
     lines += [
         "",
         "## Closed-form checks",
