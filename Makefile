@@ -50,3 +50,4 @@ clean:
 
 include traces/traces.mk
 include analysis/analysis.mk
+include analysis/validation.mk
