@@ -75,6 +75,7 @@ class Device:
         self.policy_rng = policy_rng
         self.think_rng = think_rng
         self.requests_done = 0
+        self._tau = params.token_time_s  # device time per drafted token [s], read per token
         self.start_delay_s = start_delay_s
         self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
 
@@ -151,7 +152,7 @@ class Device:
         rec.skipped_run(
             self.index,
             self.env.now + self._pending,
-            self.params.token_time_s,
+            self._tau,
             m,
             self._cum_acc,
             self._cum_pi,
@@ -161,7 +162,7 @@ class Device:
 
     def _advance(self) -> None:
         """Fast-forward over skipped tokens to the next transmitted one (or the block end)."""
-        tau = self.params.token_time_s
+        tau = self._tau
         pos = self._pos
         if self._j < len(self._sent_pos):
             m = self._sent_pos[self._j] - pos
@@ -193,12 +194,12 @@ class Device:
         job.k = self._ks[j]
         if self.priority_key is not None:
             job.priority = self._prio[j]
-        job.t_start = env.now - self.params.token_time_s
+        job.t_start = env.now - self._tau
         job.on_done = self._on_committed
         self.submit(job)
 
     def _on_committed(self, job: Job) -> None:
-        self.recorder.sent(job, self.params.token_time_s)
+        self.recorder.sent(job, self._tau)
         self._pos = self._sent_pos[self._j] + 1
         self._j += 1
         self._advance()
