@@ -79,9 +79,10 @@ class Recorder:
         self.batch_size_counts: dict[int, int] = {}
         self.uplink_busy_s = 0.0
         self.uplink_transmissions = 0
-        self.device_bits = np.zeros(num_devices)
-        self.device_uplink_queue_s = np.zeros(num_devices)
-        self.device_transmissions = np.zeros(num_devices, dtype=np.int64)
+        # Per-device sums updated per token: lists (cheaper per update than numpy scalars).
+        self._device_bits = [0.0] * num_devices
+        self._device_uplink_queue_s = [0.0] * num_devices
+        self._device_transmissions = [0] * num_devices
         self.device_airtime_s = np.zeros(num_devices)
         self.device_rbs = np.zeros(num_devices, dtype=np.int64)
         self.total_rbs = 0
@@ -172,9 +173,9 @@ class Recorder:
                 self.bits_sum += bits
                 self.uplink_transmissions += 1
                 dev = job.device
-                self.device_bits[dev] += bits
-                self.device_transmissions[dev] += 1
-                self.device_uplink_queue_s[dev] += ul_start - job.t_ul_arrive
+                self._device_bits[dev] += bits
+                self._device_transmissions[dev] += 1
+                self._device_uplink_queue_s[dev] += ul_start - job.t_ul_arrive
         if self.log_tokens and t <= self.w1:
             self._log.append(
                 {
@@ -220,6 +221,21 @@ class Recorder:
         self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
 
     # -- results --------------------------------------------------------------------------
+    @property
+    def device_bits(self) -> np.ndarray:
+        """float64 [num_devices]: uplink bits of in-window verified tokens."""
+        return np.asarray(self._device_bits, dtype=np.float64)
+
+    @property
+    def device_transmissions(self) -> np.ndarray:
+        """int64 [num_devices]: in-window uplink transmissions."""
+        return np.asarray(self._device_transmissions, dtype=np.int64)
+
+    @property
+    def device_uplink_queue_s(self) -> np.ndarray:
+        """float64 [num_devices]: summed wait for the first uplink resource [s]."""
+        return np.asarray(self._device_uplink_queue_s, dtype=np.float64)
+
     @property
     def device_tokens(self) -> np.ndarray:
         """int64 [num_devices]: tokens each device committed inside the window."""
