@@ -83,7 +83,8 @@ class Recorder:
         self._device_bits = [0.0] * num_devices
         self._device_uplink_queue_s = [0.0] * num_devices
         self._device_transmissions = [0] * num_devices
-        self.device_airtime_s = np.zeros(num_devices)
+        self._slot_airtime_s = np.zeros(num_devices)  # slotted uplink: whole slots
+        self._fluid_airtime_s = [0.0] * num_devices  # fluid uplink: per payload
         self.device_rbs = np.zeros(num_devices, dtype=np.int64)
         self.total_rbs = 0
         self.gpu_waits = array("f")
@@ -210,17 +211,25 @@ class Recorder:
         """RBs and airtime per device in one slot (slotted uplink only)."""
         if self.w0 <= start < self.w1:
             self.device_rbs[devs] += rbs
-            self.device_airtime_s[devs] += slot_s
+            self._slot_airtime_s[devs] += slot_s
             self.total_rbs += int(rbs.sum())
 
     def uplink_airtime(self, device: int, start: float, end: float) -> None:
         """Airtime of one payload on the fluid uplink (part inside the window)."""
-        self.device_airtime_s[device] += overlap(start, end, self.w0, self.w1)
+        if start >= self.w0 and end <= self.w1:
+            self._fluid_airtime_s[device] += end - start
+        else:
+            self._fluid_airtime_s[device] += overlap(start, end, self.w0, self.w1)
 
     def uplink_busy(self, start: float, end: float) -> None:
         self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
 
     # -- results --------------------------------------------------------------------------
+    @property
+    def device_airtime_s(self) -> np.ndarray:
+        """float64 [num_devices]: time on the uplink inside the window [s]."""
+        return self._slot_airtime_s + np.asarray(self._fluid_airtime_s)
+
     @property
     def device_bits(self) -> np.ndarray:
         """float64 [num_devices]: uplink bits of in-window verified tokens."""
