@@ -91,18 +91,6 @@ class GpuServer:
         self._wait_timer_at = math.inf
         self._latency = batch_latency_table(params)
 
-    def batch_latency_s(self, b: int) -> float:
-        """t(b) [s] for a batch of b verifications."""
-        return self._latency[b]
-
-    @property
-    def queue_length(self) -> int:
-        return len(self._queue)
-
-    @property
-    def busy_gpus(self) -> int:
-        return self.params.gpus - self._idle
-
     def submit(self, job: Job) -> None:
         job.t_gpu_arrive = self.env.now
         self._queue.push(job)

@@ -62,10 +62,6 @@ class EqualShareUplink:
         self._timer_gen = 0
         self._busy_since = 0.0
 
-    @property
-    def num_active(self) -> int:
-        return len(self._heap)
-
     def _advance(self, now: float) -> None:
         if self._heap:
             self._v += (now - self._t) * self.bandwidth_hz / len(self._heap)

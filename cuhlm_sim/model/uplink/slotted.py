@@ -169,10 +169,6 @@ class SlottedUplink:
         self.slot = 0  # index of the next slot to serve
         env.process(self._run())
 
-    @property
-    def num_active(self) -> int:
-        return sum(len(q) for q in self._queues.values())
-
     def submit(self, job: Job) -> None:
         now = self.env.now
         job.t_ul_arrive = now
