@@ -55,63 +55,36 @@ def _channel(scn: Scenario) -> ChannelParams:
 
 
 def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False) -> SimParams:
-    d, s, pol, pay = scn.devices, scn.server, scn.policy, scn.payload
-    if pol.kind == "cuhlm" and pol.truncation_k is not None and trace.topk_accept_prob is None:
-        raise ScenarioError(
-            f"policy.truncation_k: trace {scn.trace.path} has no per-k truncation columns"
-        )
+    """The schema's sections map one to one onto the model's parameter classes, except where
+    a value comes from elsewhere: the latency profile, the downlink, the trace's |V|."""
+    s = scn.server
+    profile = PROFILES.get(s.profile)  # None for "custom"
+    if profile is not None:
+        latency = {
+            "llm_latency_s": profile.table[0][1],
+            "latency_model": "table",
+            "latency_table": profile.table,
+        }
+    else:
+        table = tuple((int(b), float(t)) for b, t in s.latency_table or ()) or None
+        latency = {
+            "llm_latency_s": s.llm_latency_s,
+            "latency_model": s.latency_model,
+            "latency_table": table,
+        }
+    server = s.model_dump(exclude={"profile", *latency})
+    payload = scn.payload.model_dump()
+    payload["vocab_size"] = payload["vocab_size"] or trace.vocab_size
     return SimParams(
         seed=scn.seed,
         duration_s=scn.duration_s,
         warmup_s=scn.warmup_s,
-        devices=DeviceParams(
-            count=d.count,
-            slm_latency_s=d.slm_latency_s,
-            uncertainty_latency_s=d.uncertainty_latency_s,
-            tokens_per_request=d.tokens_per_request,
-            think_time_s=d.think_time_s,
-            think_time_dist=d.think_time_dist,
-            start_spread_s=d.start_spread_s,
-            arrival=d.arrival,
-            arrival_rate_per_s=d.arrival_rate_per_s,
-        ),
+        devices=DeviceParams(**scn.devices.model_dump()),
         channel=_channel(scn),
         uplink=UplinkParams(**scn.uplink.model_dump()),
-        server=ServerParams(
-            gpus=s.gpus,
-            llm_latency_s=PROFILES[s.profile].table[0][1]
-            if s.profile != "custom"
-            else s.llm_latency_s,
-            max_batch=s.max_batch,
-            batch_per_item_s=s.batch_per_item_s,
-            max_wait_s=s.max_wait_s,
-            downlink_latency_s=scn.downlink.latency_s,
-            latency_model="table" if s.profile != "custom" else s.latency_model,
-            latency_table=PROFILES[s.profile].table
-            if s.profile != "custom"
-            else tuple((int(b), float(t)) for b, t in s.latency_table or ()) or None,
-            discipline=s.discipline,
-        ),
-        policy=PolicyParams(
-            kind=pol.kind,
-            threshold=pol.threshold,
-            truncation_k=pol.truncation_k,
-            tv_budget=pol.tv_budget,
-            rejection_a=pol.rejection_a,
-            rejection_b=pol.rejection_b,
-            skip_probability=pol.skip_probability,
-            importance_threshold=pol.importance_threshold,
-            importance_rule=pol.importance_rule,
-            importance_weight=pol.importance_weight,
-            importance_source=pol.importance_source,
-            importance_beta=pol.importance_beta,
-        ),
-        payload=PayloadParams(
-            prob_bits=pay.prob_bits,
-            encoding=pay.encoding,
-            vocab_size=pay.vocab_size or trace.vocab_size,
-            overhead_bits=pay.overhead_bits,
-        ),
+        server=ServerParams(**server, **latency, downlink_latency_s=scn.downlink.latency_s),
+        policy=PolicyParams(**scn.policy.model_dump()),
+        payload=PayloadParams(**payload),
         energy=EnergyParams(**scn.energy.model_dump()),
         log_tokens=log_tokens,
     )
