@@ -126,7 +126,12 @@ def run(
     from cuhlm_sim.config import load_scenario
     from cuhlm_sim.metrics.compute import device_table
     from cuhlm_sim.outputs.manifest import build_manifest
-    from cuhlm_sim.outputs.writer import dump_json, write_parquet, write_result_dir
+    from cuhlm_sim.outputs.writer import (
+        check_result_dir,
+        dump_json,
+        write_parquet,
+        write_result_dir,
+    )
     from cuhlm_sim.runner import run_scenario
 
     overrides = list(set_ or [])
@@ -134,9 +139,7 @@ def run(
     if out is None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = Path("runs") / scenario.stem / f"{stamp}-seed{scn.seed}"
-    if out.is_dir() and any(out.iterdir()) and not force:
-        # Check before simulating, so a long run never ends in "cannot write".
-        raise CuhlmError(f"--out: {out} already holds results; choose another folder or --force")
+    check_result_dir(out, overwrite=force)  # before simulating, not after
     try:
         result = run_scenario(scn, log_tokens=log_tokens)
     except CuhlmError as exc:

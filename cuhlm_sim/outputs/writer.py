@@ -45,6 +45,20 @@ class OutputExistsError(CuhlmError):
     pass
 
 
+def check_result_dir(out_dir: Path, *, overwrite: bool = False) -> None:
+    """Refuse an ``out_dir`` that is a file, or a folder with results unless ``overwrite``.
+
+    Callers check before a long computation so that it never ends in "cannot write".
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"--out: {out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"--out: {out_dir} already holds results; choose another folder or pass --force"
+        )
+
+
 def write_result_dir(
     out_dir: Path, writers: dict[str, Callable[[Path], None]], *, overwrite: bool = False
 ) -> Path:
@@ -54,12 +68,7 @@ def write_result_dir(
     folder is only removed after the new one is complete.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"--out: {out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"--out: {out_dir} already holds results; choose another folder or pass --force"
-        )
+    check_result_dir(out_dir, overwrite=overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
