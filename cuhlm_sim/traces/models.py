@@ -10,7 +10,6 @@ without them.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cuhlm_sim.errors import MissingExtraError, TraceError
+from cuhlm_sim.traces.io import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -154,15 +154,6 @@ def get_pair(key: str) -> PairSpec:
         raise TraceError(
             f"--models: unknown model pair {key!r} (choose from {sorted(PAIRS)})"
         ) from None
-
-
-def sha256_file(path: Path) -> str:
-    """Streaming SHA-256 (files are up to 1.1 GB)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK_BYTES * 8):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _import_module(dist: str, src: GgufSource) -> Any:
