@@ -103,6 +103,12 @@ class Device:
         else:
             begin()
 
+    def _prefix_sums(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[len(rows) + 1] prefix sums of accepted and accept_prob: O(1) sums over any run."""
+        acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows])))
+        pi = np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows])))
+        return acc, pi
+
     def _block(self, size: int) -> np.ndarray:
         """The next ``size`` trace rows (cyclic), advancing the cursor."""
         n = self.trace.num_rows
@@ -129,8 +135,8 @@ class Device:
         sent_pos = np.flatnonzero(tx)
         # Per-block columns as array.array: indexing them is as fast as a list (a Python
         # scalar comes out) but they take 8 bytes per entry, so memory stays ~40 kB a device.
-        self._cum_acc = _f64(np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows]))))
-        self._cum_pi = _f64(np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows]))))
+        cum_acc, cum_pi = self._prefix_sums(rows)
+        self._cum_acc, self._cum_pi = _f64(cum_acc), _f64(cum_pi)
         self._rows = rows if self.recorder.log_tokens else None
         self._size = size
         self._sent_pos = _i64(sent_pos)
@@ -247,8 +253,7 @@ class Device:
             bits = policy.payload_bits(rows).tolist()
             accepted = policy.accepted(rows).tolist()
             ks = policy.truncation_k(rows).tolist()
-            cum_acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows])))
-            cum_pi = np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows])))
+            cum_acc, cum_pi = self._prefix_sums(rows)
             for i, row in enumerate(rows.tolist()):
                 yield env.timeout(gaps[i])
                 if not tx[i]:
