@@ -6,6 +6,7 @@ with the same names. Ratios with an empty denominator are ``None`` (JSON null), 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,15 +18,23 @@ from cuhlm_sim.model.engine import RunResult
 LATENCY_CDF_PROBS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
-    """Inverted-CDF quantile of a weighted sample (exact for repeated values)."""
+def weighted_quantiles(
+    values: np.ndarray, weights: np.ndarray, qs: Sequence[float]
+) -> list[float | None]:
+    """Inverted-CDF quantiles of a weighted sample (exact for repeated values); one sort for
+    all of ``qs``."""
     if values.size == 0 or weights.sum() <= 0:
-        return None
+        return [None] * len(qs)
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     cw = np.cumsum(w)
-    idx = int(np.searchsorted(cw, q * cw[-1], side="left"))
-    return float(v[min(idx, v.size - 1)])
+    idx = np.searchsorted(cw, np.asarray(qs, dtype=np.float64) * cw[-1], side="left")
+    return [float(x) for x in v[np.minimum(idx, v.size - 1)]]
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
+    """One inverted-CDF quantile (see :func:`weighted_quantiles`)."""
+    return weighted_quantiles(values, weights, [q])[0]
 
 
 def jain_index(x: np.ndarray) -> float | None:
@@ -92,6 +101,10 @@ def summarize(result: RunResult) -> dict[str, Any]:
     e_device = e_compute + e_tx + e_wait
     gpu_waits = np.frombuffer(r.gpu_waits, dtype=np.float32).astype(np.float64)
     gq, ua = r.gpu_queue, r.uplink_active
+    cdf = weighted_quantiles(values, weights, LATENCY_CDF_PROBS)
+    wait_p95, wait_p99 = (
+        (float(x) for x in np.quantile(gpu_waits, [0.95, 0.99])) if gpu_waits.size else (None, None)
+    )
     summary: dict[str, Any] = {
         "tokens_generated": int(n),
         "throughput_tokens_per_s": throughput,
@@ -111,19 +124,18 @@ def summarize(result: RunResult) -> dict[str, Any]:
         else 1.0 - mean_bits / result.payload.full_bits,
         "mean_truncation_k": _ratio(r.k_sum, n_uplink) if n_uplink else None,
         "mean_token_latency_s": lat_mean,
-        "p50_token_latency_s": weighted_quantile(values, weights, 0.50),
-        "p95_token_latency_s": weighted_quantile(values, weights, 0.95),
-        "p99_token_latency_s": weighted_quantile(values, weights, 0.99),
+        "p50_token_latency_s": cdf[LATENCY_CDF_PROBS.index(0.5)],
+        "p95_token_latency_s": cdf[LATENCY_CDF_PROBS.index(0.95)],
+        "p99_token_latency_s": cdf[LATENCY_CDF_PROBS.index(0.99)],
         "token_latency_quantiles_s": {
-            f"q{round(q * 100):02d}": weighted_quantile(values, weights, q)
-            for q in LATENCY_CDF_PROBS
+            f"q{round(q * 100):02d}": x for q, x in zip(LATENCY_CDF_PROBS, cdf, strict=True)
         },
         "mean_verified_token_latency_s": _ratio(sum(r.stage_sums), r.n_sent),
         "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
         "mean_uplink_queue_s": _ratio(r.stage_sums[1], n_uplink),
         "mean_airtime_s": _ratio(r.stage_sums[2], n_uplink),
-        "p95_gpu_queue_wait_s": float(np.quantile(gpu_waits, 0.95)) if gpu_waits.size else None,
-        "p99_gpu_queue_wait_s": float(np.quantile(gpu_waits, 0.99)) if gpu_waits.size else None,
+        "p95_gpu_queue_wait_s": wait_p95,
+        "p99_gpu_queue_wait_s": wait_p99,
         "mean_gpu_queue_length": gq.area / duration,
         "gpu_arrival_rate_per_s": gq.arrivals / duration,
         "mean_uplink_active": ua.area / duration,
