@@ -24,32 +24,41 @@ def overlap(a: float, b: float, lo: float, hi: float) -> float:
 
 class LevelIntegrator:
     """Time integral of a level (jobs in a queue) inside the window, and arrivals counted
-    in the window: mean level L = area / T and arrival rate λ = arrivals / T (Little's law)."""
+    in the window: mean level L = area / T and arrival rate λ = arrivals / T (Little's law).
 
-    __slots__ = ("area", "arrivals", "level", "t", "w0", "w1")
+    Kept in sum-of-times form so each arrival or departure is one addition: with
+    s = Σ departure times − Σ arrival times, the integral from 0 to T is s + level·T. The
+    window's share is the difference of two such readings, taken by :meth:`open` at the
+    window start and :meth:`close` at its end.
+    """
 
-    def __init__(self, w0: float, w1: float) -> None:
-        self.w0, self.w1 = w0, w1
+    __slots__ = ("_a0", "_n0", "area", "arrivals", "level", "s", "total_arrivals")
+
+    def __init__(self) -> None:
         self.level = 0
-        self.t = 0.0
-        self.area = 0.0
-        self.arrivals = 0
+        self.s = 0.0
+        self.total_arrivals = 0
+        self._a0 = 0.0
+        self._n0 = 0
+        self.area = 0.0  # ∫ level dt over the window [jobs·s], set by close()
+        self.arrivals = 0  # arrivals inside the window, set by close()
 
-    def change(self, now: float, delta: int) -> None:
-        w0, w1 = self.w0, self.w1
-        if self.level:
-            t = self.t
-            if t >= w0 and now <= w1:
-                self.area += self.level * (now - t)
-            else:
-                self.area += self.level * overlap(t, now, w0, w1)
-        self.t = now
-        self.level += delta
-        if delta > 0 and w0 <= now <= w1:
-            self.arrivals += delta
+    def arrive(self, now: float, n: int = 1) -> None:
+        self.s -= n * now
+        self.level += n
+        self.total_arrivals += n
+
+    def depart(self, now: float, n: int = 1) -> None:
+        self.s += n * now
+        self.level -= n
+
+    def open(self, now: float) -> None:
+        self._a0 = self.s + self.level * now
+        self._n0 = self.total_arrivals
 
     def close(self, now: float) -> None:
-        self.change(now, 0)
+        self.area = self.s + self.level * now - self._a0
+        self.arrivals = self.total_arrivals - self._n0
 
 
 class Recorder:
@@ -88,12 +97,39 @@ class Recorder:
         self.device_rbs = np.zeros(num_devices, dtype=np.int64)
         self.total_rbs = 0
         self.gpu_waits = array("f")
-        self.gpu_queue = LevelIntegrator(window_start_s, window_end_s)
-        self.uplink_active = LevelIntegrator(window_start_s, window_end_s)
+        self.gpu_queue = LevelIntegrator()
+        self.uplink_active = LevelIntegrator()
+        if window_start_s <= 0:
+            self.open_window(0.0)
         # per-token log, as column chunks
         self._log: list[dict[str, np.ndarray]] = []
 
+    def open_window(self, now: float) -> None:
+        """Called once at the window start: level integrals count from here."""
+        self.gpu_queue.open(now)
+        self.uplink_active.open(now)
+
+    def close_window(self, now: float) -> None:
+        self.gpu_queue.close(now)
+        self.uplink_active.close(now)
+
     # -- skipped tokens -------------------------------------------------------------------
+    def skipped_block(
+        self, device: int, count: int, accepted: float, accept_prob: float, token_s: float
+    ) -> None:
+        """Add ``count`` skipped tokens as if all commit inside the window.
+
+        Devices book a whole block of skips at once and send the runs that turn out to lie
+        (partly) outside the window through :meth:`skipped_run` with a negative correction,
+        so the common case costs nothing per run. ``count`` may be negative (a correction).
+        """
+        self.n_skipped += count
+        self._device_tokens[device] += count
+        self.skip_accepted += accepted
+        self.skip_accept_prob += accept_prob
+        lat = self.skip_latency
+        lat[token_s] = lat.get(token_s, 0) + count
+
     def skipped_run(
         self,
         device: int,

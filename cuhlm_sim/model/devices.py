@@ -4,6 +4,10 @@ Each device replays the trace from its own random offset with an integer cursor.
 it asks the policy for a whole block of decisions at once, then advances through the block:
 a run of m skipped tokens followed by a transmitted one costs one timeout of (m + 1)·τ, and a
 skipped token never touches a shared resource or creates an event of its own.
+
+Skips are booked with the recorder per block (one call), assuming every skipped token of the
+block commits inside the measurement window; a run that does not lie wholly inside the window
+is re-booked exactly, and :meth:`Device.close` takes back the skips the run never reached.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ class Device:
         self._tau = params.token_time_s  # device time per drafted token [s], read per token
         self.start_delay_s = start_delay_s
         self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
+        # Book skips per block unless every token is logged (the log needs each run's rows).
+        self._exact_runs = recorder.log_tokens
+        self._w0, self._w1 = recorder.w0, recorder.w1
+        self._sent_pos = array("q")  # no block yet
+        self._j = 0
 
     def _think_s(self) -> float:
         mean = self.params.think_time_s
@@ -103,10 +112,12 @@ class Device:
         else:
             begin()
 
-    def _prefix_sums(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[len(rows) + 1] prefix sums of accepted and accept_prob: O(1) sums over any run."""
-        acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows])))
-        pi = np.concatenate(([0.0], np.cumsum(self.trace.accept_prob[rows])))
+    def _prefix_sums(self, rows: np.ndarray, tx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[len(rows) + 1] prefix sums of accepted and accept_prob over the *skipped* rows
+        (transmitted rows count 0): O(1) skip sums over any range of the block."""
+        skip = ~tx
+        acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows] & skip)))
+        pi = np.concatenate(([0.0], np.cumsum(np.where(skip, self.trace.accept_prob[rows], 0.0))))
         return acc, pi
 
     def _block(self, size: int) -> np.ndarray:
@@ -135,8 +146,12 @@ class Device:
         sent_pos = np.flatnonzero(tx)
         # Per-block columns as array.array: indexing them is as fast as a list (a Python
         # scalar comes out) but they take 8 bytes per entry, so memory stays ~40 kB a device.
-        cum_acc, cum_pi = self._prefix_sums(rows)
+        cum_acc, cum_pi = self._prefix_sums(rows, tx)
         self._cum_acc, self._cum_pi = _f64(cum_acc), _f64(cum_pi)
+        if not self._exact_runs:
+            self.recorder.skipped_block(
+                self.index, size - sent_pos.size, cum_acc[-1], cum_pi[-1], self._tau
+            )
         self._rows = rows if self.recorder.log_tokens else None
         self._size = size
         self._sent_pos = _i64(sent_pos)
@@ -153,18 +168,34 @@ class Device:
         self._advance()
 
     def _skip(self, m: int, pos: int) -> None:
-        """Record m skipped tokens from block position ``pos``, starting after pending time."""
-        rec = self.recorder
-        rec.skipped_run(
-            self.index,
-            self.env.now + self._pending,
-            self._tau,
-            m,
-            self._cum_acc,
-            self._cum_pi,
-            pos,
-            self._rows if rec.log_tokens else None,
-        )
+        """Book m skipped tokens from block position ``pos``, starting after pending time.
+
+        Free when the run lies inside the window (the block booking already counts it);
+        otherwise the recorder clips it exactly and the block booking is taken back.
+        """
+        t0 = self.env.now + self._pending
+        tau = self._tau
+        if not self._exact_runs and t0 >= self._w0 and t0 + m * tau <= self._w1:
+            return
+        rec, acc, pi = self.recorder, self._cum_acc, self._cum_pi
+        rec.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
+        if not self._exact_runs:
+            end = pos + m
+            rec.skipped_block(self.index, -m, acc[pos] - acc[end], pi[pos] - pi[end], tau)
+
+    def close(self) -> None:
+        """Take back the block-booked skips this device never reached (those after its
+        in-flight transmission) when the run ends."""
+        j, sent = self._j, self._sent_pos
+        if self._exact_runs or j >= len(sent):
+            return
+        s, size = sent[j], self._size
+        n = (size - s - 1) - (len(sent) - j - 1)
+        if n:
+            acc, pi = self._cum_acc, self._cum_pi
+            self.recorder.skipped_block(
+                self.index, -n, acc[s + 1] - acc[size], pi[s + 1] - pi[size], self._tau
+            )
 
     def _advance(self) -> None:
         """Fast-forward over skipped tokens to the next transmitted one (or the block end)."""
@@ -253,7 +284,7 @@ class Device:
             bits = policy.payload_bits(rows).tolist()
             accepted = policy.accepted(rows).tolist()
             ks = policy.truncation_k(rows).tolist()
-            cum_acc, cum_pi = self._prefix_sums(rows)
+            cum_acc, cum_pi = self._prefix_sums(rows, np.asarray(tx))
             for i, row in enumerate(rows.tolist()):
                 yield env.timeout(gaps[i])
                 if not tx[i]:

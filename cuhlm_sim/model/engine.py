@@ -92,6 +92,8 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         scheduler = SCHEDULERS.create(up.scheduler, n_dev, up)
         uplink = SlottedUplink(env, up, eta, scheduler, server.submit, recorder)
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
+    if params.warmup_s > 0:
+        env.timeout(params.warmup_s).callbacks.append(lambda _ev: recorder.open_window(env.now))
     if channel.next_change_at(0.0) < params.end_s:
         env.process(_track_channel(env, channel, params, eta, snr_db, uplink))
     priority_key = None  # [num_rows]
@@ -137,9 +139,10 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     finally:
         if gc_was_enabled:
             gc.enable()
+    for dev in devices:
+        dev.close()
     uplink.close(params.end_s)
-    recorder.gpu_queue.close(params.end_s)
-    recorder.uplink_active.close(params.end_s)
+    recorder.close_window(params.end_s)
     return RunResult(
         params=params,
         recorder=recorder,

@@ -94,7 +94,7 @@ class GpuServer:
     def submit(self, job: Job) -> None:
         job.t_gpu_arrive = self.env.now
         self._queue.push(job)
-        self.recorder.gpu_queue.change(job.t_gpu_arrive, 1)
+        self.recorder.gpu_queue.arrive(job.t_gpu_arrive)
         if self._idle:
             self._dispatch()
 
@@ -112,7 +112,7 @@ class GpuServer:
                     return
             b = min(len(q), p.max_batch)
             batch = [q.pop() for _ in range(b)]
-            self.recorder.gpu_queue.change(now, -b)
+            self.recorder.gpu_queue.depart(now, b)
             service = self._latency[b]
             end = now + service
             commit_delay = service + p.downlink_latency_s

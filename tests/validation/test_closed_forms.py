@@ -7,6 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.runner import run_scenario
+
 TAU_SLM = 0.082
 TAU_LLM = 0.208
 
@@ -242,3 +245,34 @@ def test_skipped_runs_cost_no_events(simulate):
     # About 4 events per transmitted token (draft timeout, uplink timer, GPU free, commit).
     per_sent = u["simpy_events"] / (u["tokens_generated"] * u["transmission_rate"])
     assert per_sent < 5.0
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"policy": {"kind": "uhlm", "threshold": 0.3}},
+        {"policy": {"kind": "random_skip", "threshold": 0.3}, "devices": {"think_time_s": 0.3}},
+        {"policy": {"kind": "uhlm", "threshold": 0.05}, "devices": {"tokens_per_request": 7}},
+    ],
+)
+def test_block_booked_skips_equal_exact_per_run_booking(trace, sections):
+    """Devices book skips per block and correct runs that cross the window edges; the
+    per-token log path books every run exactly. Both must count the same tokens."""
+    base = {
+        "warmup_s": 3.3,
+        "duration_s": 17.7,
+        "trace": {"path": None},
+        "devices": {"count": 7, "start_spread_s": 0.5, "tokens_per_request": 500},
+    }
+    merged = {**base, **sections, "devices": {**base["devices"], **sections.get("devices", {})}}
+    scn = Scenario.model_validate(merged)
+    fast = run_scenario(scn, trace=trace)
+    exact = run_scenario(scn, trace=trace, log_tokens=True)
+    for key in ("tokens_generated", "skip_rate", "true_skip_rate", "true_skip_rate_expected"):
+        assert fast.summary[key] == pytest.approx(exact.summary[key], rel=1e-12), key
+    assert fast.summary["skip_rate"] > 0.05
+    np.testing.assert_array_equal(
+        fast.result.recorder.device_tokens, exact.result.recorder.device_tokens
+    )
+    log = exact.result.recorder.token_log()
+    assert int(log["in_window"].sum()) == fast.summary["tokens_generated"]

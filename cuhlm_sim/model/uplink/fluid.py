@@ -82,7 +82,7 @@ class EqualShareUplink:
         v_finish = self._v + job.bits / eta if eta > 0 else math.inf
         self._seq += 1
         heapq.heappush(self._heap, (v_finish, self._seq, job, eta))
-        self.recorder.uplink_active.change(now, 1)
+        self.recorder.uplink_active.arrive(now)
         # A new arrival only slows the others down, so an armed timer fires early (harmless);
         # re-arm only if the newcomer is the next to finish.
         if self._heap[0][2] is job or self._timer_at == math.inf:
@@ -112,7 +112,7 @@ class EqualShareUplink:
         finished = []
         while heap and now + (heap[0][0] - self._v) * scale <= now:
             finished.append(heapq.heappop(heap)[2])
-        self.recorder.uplink_active.change(now, -len(finished))
+        self.recorder.uplink_active.depart(now, len(finished))
         if not heap:
             self.recorder.uplink_busy(self._busy_since, now)
         else:

@@ -183,7 +183,7 @@ class SlottedUplink:
             self._remaining[job.device] = job.bits
         else:
             q.append(job)
-        self.recorder.uplink_active.change(now, 1)
+        self.recorder.uplink_active.arrive(now)
         if self._wake is not None:
             self._wake.succeed()
             self._wake = None
@@ -230,7 +230,7 @@ class SlottedUplink:
                     continue
                 q.popleft()
                 job.t_ul_end = t_end
-                rec.uplink_active.change(t_end, -1)
+                rec.uplink_active.depart(t_end)
                 if q:
                     remaining[d] = q[0].bits
                 else:
