@@ -180,58 +180,67 @@ class Recorder:
                 )
 
     # -- transmitted tokens ---------------------------------------------------------------
-    def sent(self, job, slm_s: float) -> None:  # job: cuhlm_sim.model.job.Job
-        """Record a verified token once it has committed at the device."""
-        t = job.t_commit
-        if self.w0 <= t <= self.w1:
-            self.n_sent += 1
-            self._device_tokens[job.device] += 1
-            if not job.accepted:
-                self.n_rejected += 1
-            bits = job.bits
-            self.k_sum += job.k
-            self.sent_latency.append(t - job.t_start)
-            ul_start, gpu_arrive, gpu_start, gpu_end = (
-                job.t_ul_start,
-                job.t_gpu_arrive,
-                job.t_gpu_start,
-                job.t_gpu_end,
-            )
-            wait = gpu_start - gpu_arrive
-            s = self.stage_sums
-            s[0] += slm_s
-            s[1] += ul_start - job.t_ul_arrive
-            s[2] += job.t_ul_end - ul_start
-            s[3] += wait
-            s[4] += gpu_end - gpu_start
-            s[5] += t - gpu_end
-            self.gpu_waits.append(wait)
-            if bits > 0:
-                self.bits_sum += bits
-                self.uplink_transmissions += 1
+    def sent(self, jobs) -> None:  # jobs: list[cuhlm_sim.model.job.Job]
+        """Book verified tokens that commit at their devices together (one GPU batch)."""
+        w0, w1 = self.w0, self.w1
+        s = self.stage_sums
+        lat_append, wait_append = self.sent_latency.append, self.gpu_waits.append
+        dev_tokens, dev_bits = self._device_tokens, self._device_bits
+        for job in jobs:
+            t = job.t_commit
+            if w0 <= t <= w1:
+                self.n_sent += 1
                 dev = job.device
-                self._device_bits[dev] += bits
-                self._device_transmissions[dev] += 1
-                self._device_uplink_queue_s[dev] += ul_start - job.t_ul_arrive
-        if self.log_tokens and t <= self.w1:
-            self._log.append(
-                {
-                    "device": np.array([job.device], dtype=np.int32),
-                    "trace_row": np.array([job.row], dtype=np.int64),
-                    "t_start_s": np.array([job.t_start]),
-                    "t_commit_s": np.array([t]),
-                    "sent": np.array([True]),
-                    "accepted": np.array([job.accepted]),
-                    "payload_bits": np.array([job.bits]),
-                    "k": np.array([job.k], dtype=np.int64),
-                    "slm_s": np.array([slm_s]),
-                    "uplink_queue_s": np.array([job.t_ul_start - job.t_ul_arrive]),
-                    "airtime_s": np.array([job.t_ul_end - job.t_ul_start]),
-                    "gpu_queue_s": np.array([job.t_gpu_start - job.t_gpu_arrive]),
-                    "gpu_service_s": np.array([job.t_gpu_end - job.t_gpu_start]),
-                    "downlink_s": np.array([t - job.t_gpu_end]),
-                }
-            )
+                dev_tokens[dev] += 1
+                if not job.accepted:
+                    self.n_rejected += 1
+                self.k_sum += job.k
+                lat_append(t - job.t_start)
+                ul_arrive, ul_start, gpu_arrive, gpu_start, gpu_end = (
+                    job.t_ul_arrive,
+                    job.t_ul_start,
+                    job.t_gpu_arrive,
+                    job.t_gpu_start,
+                    job.t_gpu_end,
+                )
+                wait = gpu_start - gpu_arrive
+                s[0] += job.slm_s
+                s[1] += ul_start - ul_arrive
+                s[2] += job.t_ul_end - ul_start
+                s[3] += wait
+                s[4] += gpu_end - gpu_start
+                s[5] += t - gpu_end
+                wait_append(wait)
+                bits = job.bits
+                if bits > 0:
+                    self.bits_sum += bits
+                    self.uplink_transmissions += 1
+                    dev_bits[dev] += bits
+                    self._device_transmissions[dev] += 1
+                    self._device_uplink_queue_s[dev] += ul_start - ul_arrive
+            if self.log_tokens and t <= w1:
+                self._log_sent(job)
+
+    def _log_sent(self, job) -> None:
+        t = job.t_commit
+        self._log.append(
+            {
+                "device": np.array([job.device], dtype=np.int32),
+                "trace_row": np.array([job.row], dtype=np.int64),
+                "t_start_s": np.array([job.t_start]),
+                "t_commit_s": np.array([t]),
+                "sent": np.array([True]),
+                "accepted": np.array([job.accepted]),
+                "payload_bits": np.array([job.bits]),
+                "k": np.array([job.k], dtype=np.int64),
+                "slm_s": np.array([job.slm_s]),
+                "uplink_queue_s": np.array([job.t_ul_start - job.t_ul_arrive]),
+                "airtime_s": np.array([job.t_ul_end - job.t_ul_start]),
+                "gpu_queue_s": np.array([job.t_gpu_start - job.t_gpu_arrive]),
+                "gpu_service_s": np.array([job.t_gpu_end - job.t_gpu_start]),
+                "downlink_s": np.array([t - job.t_gpu_end]),
+            }
+        )
 
     # -- shared resources -----------------------------------------------------------------
     def gpu_batch(self, start: float, end: float, size: int) -> None:
@@ -250,12 +259,15 @@ class Recorder:
             self._slot_airtime_s[devs] += slot_s
             self.total_rbs += int(rbs.sum())
 
-    def uplink_airtime(self, device: int, start: float, end: float) -> None:
-        """Airtime of one payload on the fluid uplink (part inside the window)."""
-        if start >= self.w0 and end <= self.w1:
-            self._fluid_airtime_s[device] += end - start
-        else:
-            self._fluid_airtime_s[device] += overlap(start, end, self.w0, self.w1)
+    def uplink_airtime(self, jobs, end: float) -> None:  # jobs: list[Job]
+        """Airtime of payloads that finished together on the fluid uplink (in-window part)."""
+        w0, w1, air = self.w0, self.w1, self._fluid_airtime_s
+        for job in jobs:
+            start = job.t_ul_start
+            if start >= w0 and end <= w1:
+                air[job.device] += end - start
+            else:
+                air[job.device] += overlap(start, end, w0, w1)
 
     def uplink_busy(self, start: float, end: float) -> None:
         self.uplink_busy_s += overlap(start, end, self.w0, self.w1)

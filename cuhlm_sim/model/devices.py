@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Generator
+from functools import partial
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
@@ -26,6 +28,38 @@ from cuhlm_sim.traces.arrays import TraceArrays
 
 #: Largest block of trace rows decided at once (bounds memory for very long requests).
 BLOCK_ROWS = 8192
+
+
+class DraftTimers:
+    """One SimPy timeout per distinct draft-completion instant, shared by every device that
+    resumed at the same instant with the same delay.
+
+    All devices of a GPU batch resume together when its results return; those whose next
+    transmitted draft is the same number of tokens away finish drafting at the same instant,
+    so one event carries them all to the uplink as a group (with HLM: one event per batch).
+    """
+
+    def __init__(self, env: simpy.Environment, submit) -> None:
+        self.env = env
+        self.submit = submit  # callable(list[Job])
+        self._now = -1.0
+        self._groups: dict[float, list[Job]] = {}
+
+    def after(self, delay: float, job: Job) -> None:
+        """Submit ``job`` ``delay`` seconds from now."""
+        now = self.env.now
+        if now != self._now:
+            self._now = now
+            self._groups = {}
+        group = self._groups.get(delay)
+        if group is None:
+            group = self._groups[delay] = [job]
+            Timeout(self.env, delay).callbacks.append(partial(self._fire, group))
+        else:
+            group.append(job)
+
+    def _fire(self, group: list[Job], _event: simpy.Event) -> None:
+        self.submit(group)
 
 
 def _f64(a: np.ndarray) -> array:
@@ -49,8 +83,10 @@ class Device:
         Device id (also its RNG spawn key).
     offset : int
         First trace row it replays.
-    submit : callable(Job)
-        Where a transmitted draft goes (the uplink, or the GPU directly for LLM-only).
+    submit : callable(list[Job])
+        Where transmitted drafts go (the uplink, or the GPU directly for LLM-only).
+    timers : DraftTimers
+        The cell's shared draft-completion timers (closed-loop hybrid devices use them).
     """
 
     def __init__(
@@ -67,6 +103,7 @@ class Device:
         think_rng: np.random.Generator,
         start_delay_s: float = 0.0,
         priority_key: np.ndarray | None = None,
+        timers: DraftTimers | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -87,6 +124,12 @@ class Device:
         self._w0, self._w1 = recorder.w0, recorder.w1
         self._sent_pos = array("q")  # no block yet
         self._j = 0
+        self._prio = None
+        # A closed-loop device has at most one draft in flight: one Job, reused.
+        self._job = job = Job(index, 0, 0.0)
+        job.on_done = self._on_committed
+        job.slm_s = self._tau
+        self._timers = timers if timers is not None else DraftTimers(env, submit)
 
     def _think_s(self) -> float:
         mean = self.params.think_time_s
@@ -167,13 +210,12 @@ class Device:
         self._pos = 0
         self._advance()
 
-    def _skip(self, m: int, pos: int) -> None:
-        """Book m skipped tokens from block position ``pos``, starting after pending time.
+    def _skip(self, m: int, pos: int, t0: float) -> None:
+        """Book m skipped tokens from block position ``pos`` whose run starts at ``t0``.
 
         Free when the run lies inside the window (the block booking already counts it);
         otherwise the recorder clips it exactly and the block booking is taken back.
         """
-        t0 = self.env.now + self._pending
         tau = self._tau
         if not self._exact_runs and t0 >= self._w0 and t0 + m * tau <= self._w1:
             return
@@ -203,15 +245,29 @@ class Device:
         pos = self._pos
         if self._j < len(self._sent_pos):
             m = self._sent_pos[self._j] - pos
+            pending = self._pending
             if m:
-                self._skip(m, pos)
-            delay = self._pending + (m + 1) * tau
+                t0 = self.env.now + pending
+                # Inline the common case of _skip: a run inside the window costs nothing.
+                if self._exact_runs or t0 < self._w0 or t0 + m * tau > self._w1:
+                    self._skip(m, pos, t0)
             self._pending = 0.0
-            self.env.timeout(delay).callbacks.append(self._on_drafted)
+            # The next transmitted draft: its job is filled now, sent when drafted.
+            j = self._j
+            delay = pending + (m + 1) * tau
+            job = self._job
+            job.row = self._sent_rows[j]
+            job.bits = self._bits[j]
+            job.accepted = self._accepted[j]
+            job.k = self._ks[j]
+            if self._prio is not None:
+                job.priority = self._prio[j]
+            job.t_start = (self.env.now + delay) - tau
+            self._timers.after(delay, job)
             return
         m = self._size - pos
         if m:
-            self._skip(m, pos)
+            self._skip(m, pos, self.env.now + self._pending)
             self._pending += m * tau
         if self._left > 0:
             self._next_block()
@@ -223,20 +279,7 @@ class Device:
         else:
             self._hybrid_request()
 
-    def _on_drafted(self, _event: simpy.Event) -> None:
-        j = self._j
-        env = self.env
-        job = Job(self.index, self._sent_rows[j], self._bits[j])
-        job.accepted = self._accepted[j]
-        job.k = self._ks[j]
-        if self.priority_key is not None:
-            job.priority = self._prio[j]
-        job.t_start = env.now - self._tau
-        job.on_done = self._on_committed
-        self.submit(job)
-
     def _on_committed(self, job: Job) -> None:
-        self.recorder.sent(job, self._tau)
         self._pos = self._sent_pos[self._j] + 1
         self._j += 1
         self._advance()
@@ -251,10 +294,9 @@ class Device:
         job = Job(self.index, self._llm_rows[self._llm_i], 0.0)
         job.t_start = self.env.now
         job.on_done = self._llm_committed
-        self.submit(job)
+        self.submit([job])
 
     def _llm_committed(self, job: Job) -> None:
-        self.recorder.sent(job, 0.0)
         self._llm_i += 1
         if self._llm_i < len(self._llm_rows):
             self._llm_submit()
@@ -294,10 +336,10 @@ class Device:
                     continue
                 job = Job(dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
+                job.slm_s = tau
                 if self.priority_key is not None:
                     job.priority = float(self.priority_key[row])
-                job.on_done = lambda job: rec.sent(job, tau)
                 if tau > 0:
-                    env.timeout(tau).callbacks.append(lambda _ev, job=job: self.submit(job))
+                    self._timers.after(tau, job)
                 else:
-                    self.submit(job)
+                    self.submit([job])

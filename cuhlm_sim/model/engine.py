@@ -16,7 +16,7 @@ import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel_state import build_channel, spectral_efficiency
-from cuhlm_sim.model.devices import Device
+from cuhlm_sim.model.devices import Device, DraftTimers
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
@@ -101,6 +101,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         priority_key = trace.uncertainty
     elif params.server.discipline == "priority_importance":
         priority_key = importance_scores(trace, params.policy)
+    timers = DraftTimers(env, submit)
     devices = []
     for i in range(n_dev):
         offset = int(stream(params.seed, Stream.TRACE_OFFSET, i).integers(trace.num_rows))
@@ -121,6 +122,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             if params.devices.start_spread_s > 0
             else 0.0,
             priority_key=priority_key,
+            timers=timers,
         )
         dev.start()
         devices.append(dev)

@@ -12,8 +12,10 @@ def _ignore(job: Job) -> None:
 class Job:
     """Stage timestamps of one transmitted token [s, simulation time].
 
-    ``on_done(job)`` is called at the commit time (GPU end + downlink). The server calls it
-    for a whole batch from one event, since all of a batch's results return together.
+    ``on_done(job)`` is called at the commit time (GPU end + downlink), after the recorder
+    has booked the token. The server calls it for a whole batch from one event, since all of
+    a batch's results return together. ``slm_s`` is the device time the token cost before it
+    was sent (τ for a drafted token, 0 when the LLM generates it).
     """
 
     __slots__ = (
@@ -24,6 +26,7 @@ class Job:
         "on_done",
         "priority",
         "row",
+        "slm_s",
         "t_commit",
         "t_gpu_arrive",
         "t_gpu_end",
@@ -41,6 +44,7 @@ class Job:
         self.accepted = True
         self.k = 0
         self.priority = 0.0
+        self.slm_s = 0.0
         self.on_done: Callable[[Job], None] = _ignore
         self.t_start = self.t_ul_arrive = self.t_ul_start = self.t_ul_end = 0.0
         self.t_gpu_arrive = self.t_gpu_start = self.t_gpu_end = self.t_commit = 0.0

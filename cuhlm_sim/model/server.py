@@ -76,11 +76,6 @@ class _PriorityQueue:
         return min(item[2].t_gpu_arrive for item in self._h)
 
 
-def _commit(batch: list[Job], _event: simpy.Event) -> None:
-    for job in batch:
-        job.on_done(job)
-
-
 class GpuServer:
     def __init__(self, env: simpy.Environment, params: ServerParams, recorder: Recorder) -> None:
         self.env = env
@@ -91,10 +86,14 @@ class GpuServer:
         self._wait_timer_at = math.inf
         self._latency = batch_latency_table(params)
 
-    def submit(self, job: Job) -> None:
-        job.t_gpu_arrive = self.env.now
-        self._queue.push(job)
-        self.recorder.gpu_queue.arrive(job.t_gpu_arrive)
+    def submit(self, jobs: list[Job]) -> None:
+        """Queue jobs that arrive together (one call per group, not per job)."""
+        now = self.env.now
+        push = self._queue.push
+        for job in jobs:
+            job.t_gpu_arrive = now
+            push(job)
+        self.recorder.gpu_queue.arrive(now, len(jobs))
         if self._idle:
             self._dispatch()
 
@@ -125,7 +124,12 @@ class GpuServer:
             self.recorder.gpu_batch(now, end, b)
             env.timeout(service).callbacks.append(self._on_gpu_free)
             # All results of a batch return together: one event for the whole batch.
-            env.timeout(commit_delay).callbacks.append(partial(_commit, batch))
+            env.timeout(commit_delay).callbacks.append(partial(self._commit, batch))
+
+    def _commit(self, batch: list[Job], _event: simpy.Event) -> None:
+        self.recorder.sent(batch)
+        for job in batch:
+            job.on_done(job)
 
     def _on_wait_timer(self, _event: simpy.Event) -> None:
         if self.env.now >= self._wait_timer_at:

@@ -75,8 +75,9 @@ class _Sink:
     def __init__(self, env):
         self.env, self.done = env, {}
 
-    def __call__(self, job):
-        self.done[job.device] = self.env.now
+    def __call__(self, jobs):
+        for job in jobs:
+            self.done[job.device] = self.env.now
 
 
 def test_equal_share_uplink_two_devices_hand_computed():
@@ -93,7 +94,7 @@ def test_equal_share_uplink_two_devices_hand_computed():
 
     def start(dev, at, bits):
         yield env.timeout(at)
-        link.submit(Job(dev, 0, bits))
+        link.submit([Job(dev, 0, bits)])
 
     env.process(start(0, 0.0, 10.0))
     env.process(start(1, 2.0, 4.0))
@@ -122,9 +123,9 @@ def test_server_batches_what_is_queued():
     rec = Recorder(0.0, 100.0, 4, False)
     srv = _server(env, rec)
     jobs = [Job(i, 0, 0.0) for i in range(4)]
-    srv.submit(jobs[0])
+    srv.submit(jobs[:1])
     for j in jobs[1:]:
-        srv.submit(j)
+        srv.submit([j])
     env.run()
     assert [j.t_gpu_end for j in jobs] == [1.0, 3.0, 3.0, 3.0]
     assert rec.batch_size_counts == {1: 1, 3: 1}
@@ -140,7 +141,7 @@ def test_server_max_wait_fills_batch():
 
     def arrive(job, at):
         yield env.timeout(at)
-        srv.submit(job)
+        srv.submit([job])
 
     for i, j in enumerate(jobs):
         env.process(arrive(j, 0.1 * i))
@@ -154,8 +155,8 @@ def test_server_max_wait_starts_early_when_full():
     rec = Recorder(0.0, 100.0, 4, False)
     srv = _server(env, rec, max_wait_s=10.0, max_batch=2)
     a, b = Job(0, 0, 0.0), Job(1, 0, 0.0)
-    srv.submit(a)
-    srv.submit(b)
+    srv.submit([a])
+    srv.submit([b])
     env.run()
     assert a.t_gpu_start == 0.0 and b.t_gpu_start == 0.0
 

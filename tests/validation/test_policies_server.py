@@ -77,7 +77,7 @@ def test_priority_queue_serves_highest_first():
         job = Job(i, 0, 0.0)
         job.priority = prio
         jobs.append(job)
-        srv.submit(job)
+        srv.submit([job])
     env.run()
     # job 0 starts at once; then 0.9 (job 2, earlier), 0.9 (job 4), 0.5, 0.1.
     assert [j.t_gpu_start for j in jobs] == [0.0, 4.0, 1.0, 3.0, 2.0]

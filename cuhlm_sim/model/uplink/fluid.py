@@ -14,10 +14,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
@@ -37,8 +37,8 @@ class EqualShareUplink:
         Total uplink bandwidth W [Hz].
     spectral_efficiency : float64 [num_devices]
         :math:`\\eta_n` [bit/s/Hz] of each device.
-    deliver : callable(Job)
-        Called when a payload has fully arrived at the base station.
+    deliver : callable(list[Job])
+        Called with the payloads that have fully arrived at the base station.
     """
 
     def __init__(
@@ -52,6 +52,7 @@ class EqualShareUplink:
         self.env = env
         self.bandwidth_hz = float(bandwidth_hz)
         self.eta = spectral_efficiency  # [num_devices] bit/s/Hz
+        self._eta = spectral_efficiency.tolist()  # the same as floats: cheap per payload
         self.deliver = deliver
         self.recorder = recorder
         self._heap: list[tuple[float, int, Job, float]] = []  # (V_finish, seq, job, eta)
@@ -61,32 +62,45 @@ class EqualShareUplink:
         self._timer_at = math.inf
         self._timer_gen = 0
         self._busy_since = 0.0
+        self._timer_cb = self._on_timer
 
     def _advance(self, now: float) -> None:
         if self._heap:
             self._v += (now - self._t) * self.bandwidth_hz / len(self._heap)
         self._t = now
 
-    def submit(self, job: Job) -> None:
+    def submit(self, jobs: list[Job]) -> None:
+        """Start payloads that arrive together (one call per group, not per job)."""
         now = self.env.now
-        job.t_ul_arrive = job.t_ul_start = now
-        if job.bits <= 0:
-            job.t_ul_end = now
-            self.deliver(job)
-            return
         self._advance(now)
-        if not self._heap:
+        heap = self._heap
+        if not heap:
             self._busy_since = now
             self._v = 0.0
-        eta = float(self.eta[job.device])
-        v_finish = self._v + job.bits / eta if eta > 0 else math.inf
-        self._seq += 1
-        heapq.heappush(self._heap, (v_finish, self._seq, job, eta))
-        self.recorder.uplink_active.arrive(now)
-        # A new arrival only slows the others down, so an armed timer fires early (harmless);
-        # re-arm only if the newcomer is the next to finish.
-        if self._heap[0][2] is job or self._timer_at == math.inf:
-            self._arm(now)
+        first_seq = self._seq + 1
+        etas, v = self._eta, self._v
+        empty = None
+        for job in jobs:
+            job.t_ul_arrive = job.t_ul_start = now
+            bits = job.bits
+            if bits <= 0:  # nothing to send (LLM-only tokens): straight through
+                job.t_ul_end = now
+                if empty is None:
+                    empty = []
+                empty.append(job)
+                continue
+            eta = etas[job.device]
+            self._seq += 1
+            heapq.heappush(heap, (v + bits / eta if eta > 0 else math.inf, self._seq, job, eta))
+        n = self._seq - first_seq + 1
+        if n:
+            self.recorder.uplink_active.arrive(now, n)
+            # An arrival only slows the others down, so an armed timer fires early
+            # (harmless); re-arm only if a newcomer is the next to finish.
+            if heap[0][1] >= first_seq or self._timer_at == math.inf:
+                self._arm(now)
+        if empty:
+            self.deliver(empty)
 
     def _arm(self, now: float) -> None:
         v_head = self._heap[0][0]
@@ -96,11 +110,12 @@ class EqualShareUplink:
             return
         dt = max(0.0, (v_head - self._v) * len(self._heap) / self.bandwidth_hz)
         self._timer_at = now + dt
-        timer = self.env.timeout(dt)
-        timer.callbacks.append(partial(self._on_timer, self._timer_gen))
+        timer = Timeout(self.env, dt)
+        timer.gen = self._timer_gen  # stale timers (superseded by a re-arm) are ignored
+        timer.callbacks.append(self._timer_cb)
 
-    def _on_timer(self, gen: int, _event: simpy.Event) -> None:
-        if gen != self._timer_gen:
+    def _on_timer(self, event: simpy.Event) -> None:
+        if event.gen != self._timer_gen:
             return  # superseded by an earlier timer
         now = self.env.now
         self._timer_at = math.inf
@@ -109,30 +124,33 @@ class EqualShareUplink:
         # Done = remaining time below the clock's float resolution (else the timer would
         # re-fire at the same instant forever).
         scale = len(heap) / self.bandwidth_hz
+        v = self._v
         finished = []
-        while heap and now + (heap[0][0] - self._v) * scale <= now:
-            finished.append(heapq.heappop(heap)[2])
-        self.recorder.uplink_active.depart(now, len(finished))
+        while heap and now + (heap[0][0] - v) * scale <= now:
+            job = heapq.heappop(heap)[2]
+            job.t_ul_end = now
+            finished.append(job)
+        rec = self.recorder
+        rec.uplink_active.depart(now, len(finished))
         if not heap:
-            self.recorder.uplink_busy(self._busy_since, now)
+            rec.uplink_busy(self._busy_since, now)
         else:
             self._arm(now)
-        for job in finished:
-            job.t_ul_end = now
-            self.recorder.uplink_airtime(job.device, job.t_ul_start, now)
-            self.deliver(job)
+        rec.uplink_airtime(finished, now)
+        self.deliver(finished)
 
     def rates_changed(self) -> None:
         """Re-tag active payloads after the channel changed the spectral efficiencies."""
+        self._eta = self.eta.tolist()
         if not self._heap:
             return
         now = self.env.now
         self._advance(now)
-        v, eta_now = self._v, self.eta
+        v, eta_now = self._v, self._eta
         heap = []
         for v_fin, seq, job, eta in self._heap:
             left_bits = (v_fin - v) * eta if v_fin != math.inf else job.bits
-            new_eta = float(eta_now[job.device])
+            new_eta = eta_now[job.device]
             new_fin = v + left_bits / new_eta if new_eta > 0 else math.inf
             heap.append((new_fin, seq, job, new_eta))
         heapq.heapify(heap)

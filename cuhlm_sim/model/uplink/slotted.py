@@ -139,8 +139,8 @@ class SlottedUplink:
         :math:`\\eta_n` [bit/s/Hz]; the channel may update it in place between slots.
     scheduler : SlotScheduler
         Splits each slot's RBs.
-    deliver : callable(Job)
-        Called at the end of the slot in which a payload's last bit is sent.
+    deliver : callable(list[Job])
+        Called at the end of a slot with the payloads whose last bit it carried.
     """
 
     def __init__(
@@ -169,21 +169,30 @@ class SlottedUplink:
         self.slot = 0  # index of the next slot to serve
         env.process(self._run())
 
-    def submit(self, job: Job) -> None:
+    def submit(self, jobs: list[Job]) -> None:
+        """Queue payloads that arrive together; they are served from the next slot."""
         now = self.env.now
-        job.t_ul_arrive = now
-        job.t_ul_start = -1.0
-        if job.bits <= 0:
-            job.t_ul_start = job.t_ul_end = now
-            self.deliver(job)
+        empty = []
+        queued = 0
+        for job in jobs:
+            job.t_ul_arrive = now
+            job.t_ul_start = -1.0
+            if job.bits <= 0:
+                job.t_ul_start = job.t_ul_end = now
+                empty.append(job)
+                continue
+            q = self._queues.get(job.device)
+            if q is None:
+                self._queues[job.device] = deque([job])
+                self._remaining[job.device] = job.bits
+            else:
+                q.append(job)
+            queued += 1
+        if empty:
+            self.deliver(empty)
+        if not queued:
             return
-        q = self._queues.get(job.device)
-        if q is None:
-            self._queues[job.device] = deque([job])
-            self._remaining[job.device] = job.bits
-        else:
-            q.append(job)
-        self.recorder.uplink_active.arrive(now)
+        self.recorder.uplink_active.arrive(now, queued)
         if self._wake is not None:
             self._wake.succeed()
             self._wake = None
@@ -215,6 +224,7 @@ class SlottedUplink:
             self.slot += 1
             t_end = env.now
             served = np.flatnonzero(rbs)
+            finished = []
             if served.size:
                 rec.uplink_busy(t_start, t_end)
                 rec.uplink_slot(t_start, devs[served], rbs[served], sent[served], slot_s)
@@ -230,12 +240,14 @@ class SlottedUplink:
                     continue
                 q.popleft()
                 job.t_ul_end = t_end
-                rec.uplink_active.depart(t_end)
+                finished.append(job)
                 if q:
                     remaining[d] = q[0].bits
                 else:
                     del queues[d], remaining[d]
-                self.deliver(job)
+            if finished:
+                rec.uplink_active.depart(t_end, len(finished))
+                self.deliver(finished)
 
     def rates_changed(self) -> None:
         """Nothing to do: every slot reads the current spectral efficiencies."""
