@@ -180,46 +180,61 @@ class Recorder:
                 )
 
     # -- transmitted tokens ---------------------------------------------------------------
-    def sent(self, jobs) -> None:  # jobs: list[cuhlm_sim.model.job.Job]
-        """Book verified tokens that commit at their devices together (one GPU batch)."""
-        w0, w1 = self.w0, self.w1
-        s = self.stage_sums
+    def sent(self, batch) -> None:  # batch: list[cuhlm_sim.model.job.Job]
+        """Book the verified tokens of one GPU batch when they commit at their devices.
+
+        All jobs of a batch share the GPU start and end and the commit time, so the window
+        test and the GPU-service and downlink sums are per batch; the rest is per job, with
+        local accumulators written back once.
+        """
+        first = batch[0]
+        t = first.t_commit
+        if self.log_tokens and t <= self.w1:
+            for job in batch:
+                self._log_sent(job)
+        if not self.w0 <= t <= self.w1:
+            return
+        gpu_start, gpu_end = first.t_gpu_start, first.t_gpu_end
         lat_append, wait_append = self.sent_latency.append, self.gpu_waits.append
         dev_tokens, dev_bits = self._device_tokens, self._device_bits
-        for job in jobs:
-            t = job.t_commit
-            if w0 <= t <= w1:
-                self.n_sent += 1
-                dev = job.device
-                dev_tokens[dev] += 1
-                if not job.accepted:
-                    self.n_rejected += 1
-                self.k_sum += job.k
-                lat_append(t - job.t_start)
-                ul_arrive, ul_start, gpu_arrive, gpu_start, gpu_end = (
-                    job.t_ul_arrive,
-                    job.t_ul_start,
-                    job.t_gpu_arrive,
-                    job.t_gpu_start,
-                    job.t_gpu_end,
-                )
-                wait = gpu_start - gpu_arrive
-                s[0] += job.slm_s
-                s[1] += ul_start - ul_arrive
-                s[2] += job.t_ul_end - ul_start
-                s[3] += wait
-                s[4] += gpu_end - gpu_start
-                s[5] += t - gpu_end
-                wait_append(wait)
-                bits = job.bits
-                if bits > 0:
-                    self.bits_sum += bits
-                    self.uplink_transmissions += 1
-                    dev_bits[dev] += bits
-                    self._device_transmissions[dev] += 1
-                    self._device_uplink_queue_s[dev] += ul_start - ul_arrive
-            if self.log_tokens and t <= w1:
-                self._log_sent(job)
+        dev_tx, dev_ulq = self._device_transmissions, self._device_uplink_queue_s
+        rejected = k_sum = transmissions = 0
+        slm = ul_queue = airtime = gpu_queue = bits_sum = 0.0
+        for job in batch:
+            dev = job.device
+            dev_tokens[dev] += 1
+            if not job.accepted:
+                rejected += 1
+            k_sum += job.k
+            lat_append(t - job.t_start)
+            wait = gpu_start - job.t_gpu_arrive
+            gpu_queue += wait
+            wait_append(wait)
+            slm += job.slm_s
+            ul_start = job.t_ul_start
+            queued = ul_start - job.t_ul_arrive
+            ul_queue += queued
+            airtime += job.t_ul_end - ul_start
+            bits = job.bits
+            if bits > 0:
+                bits_sum += bits
+                transmissions += 1
+                dev_bits[dev] += bits
+                dev_tx[dev] += 1
+                dev_ulq[dev] += queued
+        n = len(batch)
+        self.n_sent += n
+        self.n_rejected += rejected
+        self.k_sum += k_sum
+        self.bits_sum += bits_sum
+        self.uplink_transmissions += transmissions
+        s = self.stage_sums
+        s[0] += slm
+        s[1] += ul_queue
+        s[2] += airtime
+        s[3] += gpu_queue
+        s[4] += n * (gpu_end - gpu_start)
+        s[5] += n * (t - gpu_end)
 
     def _log_sent(self, job) -> None:
         t = job.t_commit

@@ -45,9 +45,8 @@ class DraftTimers:
         self._now = -1.0
         self._groups: dict[float, list[Job]] = {}
 
-    def after(self, delay: float, job: Job) -> None:
-        """Submit ``job`` ``delay`` seconds from now."""
-        now = self.env.now
+    def after(self, now: float, delay: float, job: Job) -> None:
+        """Submit ``job`` ``delay`` seconds after ``now`` (the current simulation time)."""
         if now != self._now:
             self._now = now
             self._groups = {}
@@ -198,17 +197,71 @@ class Device:
         self._rows = rows if self.recorder.log_tokens else None
         self._size = size
         self._sent_pos = _i64(sent_pos)
-        if sent_pos.size:
-            sent_rows = rows[sent_pos]
-            self._sent_rows = _i64(sent_rows)
-            self._bits = _f64(policy.payload_bits(sent_rows))
-            self._accepted = policy.accepted(sent_rows).tolist()  # bools are shared objects
-            self._ks = _i64(policy.truncation_k(sent_rows))
-            if self.priority_key is not None:
-                self._prio = _f64(self.priority_key[sent_rows])
+        self._n_sent = n_sent = sent_pos.size
         self._j = 0
-        self._pos = 0
-        self._advance()
+        if not n_sent:
+            self._finish_block(0)
+            return
+        # Skipped tokens before each transmitted draft, counted from the previous one.
+        self._gaps = _i64(np.diff(sent_pos, prepend=-1) - 1)
+        sent_rows = rows[sent_pos]
+        self._sent_rows = _i64(sent_rows)
+        self._bits = _f64(policy.payload_bits(sent_rows))
+        self._accepted = policy.accepted(sent_rows).tolist()  # bools are shared objects
+        self._ks = _i64(policy.truncation_k(sent_rows))
+        if self.priority_key is not None:
+            self._prio = _f64(self.priority_key[sent_rows])
+        self._to_draft(0, self.env.now)
+
+    def _to_draft(self, j: int, now: float) -> None:
+        """Pass the run of skips before transmitted draft ``j`` and schedule its drafting:
+        one timer for the whole run plus the draft, shared with other devices when they
+        finish at the same instant."""
+        tau = self._tau
+        m = self._gaps[j]
+        pending = self._pending
+        if m:
+            t0 = now + pending
+            # Inline the common case of _skip: a run inside the window costs nothing.
+            if self._exact_runs or t0 < self._w0 or t0 + m * tau > self._w1:
+                self._skip(m, self._sent_pos[j] - m, t0)
+        self._pending = 0.0
+        delay = pending + (m + 1) * tau
+        job = self._job
+        job.row = self._sent_rows[j]
+        job.bits = self._bits[j]
+        job.accepted = self._accepted[j]
+        job.k = self._ks[j]
+        if self._prio is not None:
+            job.priority = self._prio[j]
+        job.t_start = (now + delay) - tau
+        self._timers.after(now, delay, job)
+
+    def _on_committed(self, job: Job) -> None:
+        j = self._j + 1
+        self._j = j
+        if j < self._n_sent:
+            self._to_draft(j, self.env.now)
+        else:
+            self._finish_block(self._sent_pos[j - 1] + 1)
+
+    def _finish_block(self, pos: int) -> None:
+        """Pass the skips after the block's last transmitted draft (from block position
+        ``pos``), then go on with the next block, or end the request."""
+        tau = self._tau
+        m = self._size - pos
+        if m:
+            self._skip(m, pos, self.env.now + self._pending)
+            self._pending += m * tau
+        if self._left > 0:
+            self._next_block()
+            return
+        self.requests_done += 1
+        wait = self._pending + self._think_s()
+        if wait > 0:
+            self._after(wait, lambda _ev: self._hybrid_request())
+        else:
+            self._hybrid_request()
 
     def _skip(self, m: int, pos: int, t0: float) -> None:
         """Book m skipped tokens from block position ``pos`` whose run starts at ``t0``.
@@ -238,51 +291,6 @@ class Device:
             self.recorder.skipped_block(
                 self.index, -n, acc[s + 1] - acc[size], pi[s + 1] - pi[size], self._tau
             )
-
-    def _advance(self) -> None:
-        """Fast-forward over skipped tokens to the next transmitted one (or the block end)."""
-        tau = self._tau
-        pos = self._pos
-        if self._j < len(self._sent_pos):
-            m = self._sent_pos[self._j] - pos
-            pending = self._pending
-            if m:
-                t0 = self.env.now + pending
-                # Inline the common case of _skip: a run inside the window costs nothing.
-                if self._exact_runs or t0 < self._w0 or t0 + m * tau > self._w1:
-                    self._skip(m, pos, t0)
-            self._pending = 0.0
-            # The next transmitted draft: its job is filled now, sent when drafted.
-            j = self._j
-            delay = pending + (m + 1) * tau
-            job = self._job
-            job.row = self._sent_rows[j]
-            job.bits = self._bits[j]
-            job.accepted = self._accepted[j]
-            job.k = self._ks[j]
-            if self._prio is not None:
-                job.priority = self._prio[j]
-            job.t_start = (self.env.now + delay) - tau
-            self._timers.after(delay, job)
-            return
-        m = self._size - pos
-        if m:
-            self._skip(m, pos, self.env.now + self._pending)
-            self._pending += m * tau
-        if self._left > 0:
-            self._next_block()
-            return
-        self.requests_done += 1
-        wait = self._pending + self._think_s()
-        if wait > 0:
-            self._after(wait, lambda _ev: self._hybrid_request())
-        else:
-            self._hybrid_request()
-
-    def _on_committed(self, job: Job) -> None:
-        self._pos = self._sent_pos[self._j] + 1
-        self._j += 1
-        self._advance()
 
     # -- LLM-only devices (the base station generates every token) ------------------------
     def _llm_request(self) -> None:
@@ -340,6 +348,6 @@ class Device:
                 if self.priority_key is not None:
                     job.priority = float(self.priority_key[row])
                 if tau > 0:
-                    self._timers.after(tau, job)
+                    self._timers.after(env.now, tau, job)
                 else:
                     self.submit([job])

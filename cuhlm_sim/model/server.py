@@ -110,7 +110,8 @@ class GpuServer:
                         timer.callbacks.append(self._on_wait_timer)
                     return
             b = min(len(q), p.max_batch)
-            batch = [q.pop() for _ in range(b)]
+            pop = q.pop
+            batch = [pop() for _ in range(b)]
             self.recorder.gpu_queue.depart(now, b)
             service = self._latency[b]
             end = now + service

@@ -77,8 +77,8 @@ class EqualShareUplink:
         if not heap:
             self._busy_since = now
             self._v = 0.0
-        first_seq = self._seq + 1
-        etas, v = self._eta, self._v
+        seq = first_seq = self._seq + 1
+        etas, v, push = self._eta, self._v, heapq.heappush
         empty = None
         for job in jobs:
             job.t_ul_arrive = job.t_ul_start = now
@@ -90,9 +90,10 @@ class EqualShareUplink:
                 empty.append(job)
                 continue
             eta = etas[job.device]
-            self._seq += 1
-            heapq.heappush(heap, (v + bits / eta if eta > 0 else math.inf, self._seq, job, eta))
-        n = self._seq - first_seq + 1
+            push(heap, (v + bits / eta if eta > 0 else math.inf, seq, job, eta))
+            seq += 1
+        self._seq = seq - 1
+        n = seq - first_seq
         if n:
             self.recorder.uplink_active.arrive(now, n)
             # An arrival only slows the others down, so an armed timer fires early
@@ -126,8 +127,9 @@ class EqualShareUplink:
         scale = len(heap) / self.bandwidth_hz
         v = self._v
         finished = []
+        pop = heapq.heappop
         while heap and now + (heap[0][0] - v) * scale <= now:
-            job = heapq.heappop(heap)[2]
+            job = pop(heap)[2]
             job.t_ul_end = now
             finished.append(job)
         rec = self.recorder
