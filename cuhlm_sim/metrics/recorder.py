@@ -154,8 +154,10 @@ class Recorder:
             m = hi - lo + 1
             self.n_skipped += m
             self._device_tokens[device] += m
-            self.skip_accepted += cum_accepted[pos + hi + 1] - cum_accepted[pos + lo]
-            self.skip_accept_prob += cum_accept_prob[pos + hi + 1] - cum_accept_prob[pos + lo]
+            self.skip_accepted += float(cum_accepted[pos + hi + 1] - cum_accepted[pos + lo])
+            self.skip_accept_prob += float(
+                cum_accept_prob[pos + hi + 1] - cum_accept_prob[pos + lo]
+            )
             lat = self.skip_latency
             lat[token_s] = lat.get(token_s, 0) + m
         if self.log_tokens and rows is not None:

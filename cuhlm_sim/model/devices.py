@@ -24,6 +24,7 @@ from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import DeviceParams
 from cuhlm_sim.model.policies.base import Policy
+from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.traces.arrays import TraceArrays
 
 #: Largest block of trace rows decided at once (bounds memory for very long requests).
@@ -80,6 +81,8 @@ class Device:
     ----------
     index : int
         Device id (also its RNG spawn key).
+    seed : int
+        The run's seed; the device's policy and think-time streams derive from it.
     offset : int
         First trace row it replays.
     submit : callable(list[Job])
@@ -98,8 +101,7 @@ class Device:
         submit,
         recorder: Recorder,
         offset: int,
-        policy_rng: np.random.Generator,
-        think_rng: np.random.Generator,
+        seed: int,
         start_delay_s: float = 0.0,
         priority_key: np.ndarray | None = None,
         timers: DraftTimers | None = None,
@@ -112,8 +114,9 @@ class Device:
         self.submit = submit
         self.recorder = recorder
         self.cursor = offset
-        self.policy_rng = policy_rng
-        self.think_rng = think_rng
+        self._seed = seed
+        self._policy_rng: np.random.Generator | None = None
+        self._think_rng: np.random.Generator | None = None
         self.requests_done = 0
         self._tau = params.token_time_s  # device time per drafted token [s], read per token
         self.start_delay_s = start_delay_s
@@ -129,6 +132,20 @@ class Device:
         job.on_done = self._on_committed
         job.slm_s = self._tau
         self._timers = timers if timers is not None else DraftTimers(env, submit)
+
+    # Streams are made on first use: a Generator costs ~10 µs to create, and most devices
+    # never draw from theirs (deterministic policies, fixed think times).
+    @property
+    def policy_rng(self) -> np.random.Generator:
+        if self._policy_rng is None:
+            self._policy_rng = stream(self._seed, Stream.POLICY, self.index)
+        return self._policy_rng
+
+    @property
+    def think_rng(self) -> np.random.Generator:
+        if self._think_rng is None:
+            self._think_rng = stream(self._seed, Stream.THINK, self.index)
+        return self._think_rng
 
     def _think_s(self) -> float:
         mean = self.params.think_time_s
@@ -186,13 +203,12 @@ class Device:
         policy = self.policy
         tx = policy.transmit(rows, self.policy_rng)
         sent_pos = np.flatnonzero(tx)
-        # Per-block columns as array.array: indexing them is as fast as a list (a Python
-        # scalar comes out) but they take 8 bytes per entry, so memory stays ~40 kB a device.
+        # Skip prefix sums stay numpy: they are read only for runs at the window edges.
         cum_acc, cum_pi = self._prefix_sums(rows, tx)
-        self._cum_acc, self._cum_pi = _f64(cum_acc), _f64(cum_pi)
+        self._cum_acc, self._cum_pi = cum_acc, cum_pi
         if not self._exact_runs:
             self.recorder.skipped_block(
-                self.index, size - sent_pos.size, cum_acc[-1], cum_pi[-1], self._tau
+                self.index, size - sent_pos.size, float(cum_acc[-1]), float(cum_pi[-1]), self._tau
             )
         self._rows = rows if self.recorder.log_tokens else None
         self._size = size
@@ -202,6 +218,8 @@ class Device:
         if not n_sent:
             self._finish_block(0)
             return
+        # Columns read per transmitted draft are array.array: indexing them is as fast as a
+        # list (a Python scalar comes out) at 8 bytes an entry, ~40 kB a device.
         # Skipped tokens before each transmitted draft, counted from the previous one.
         self._gaps = _i64(np.diff(sent_pos, prepend=-1) - 1)
         sent_rows = rows[sent_pos]
@@ -276,7 +294,9 @@ class Device:
         rec.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
         if not self._exact_runs:
             end = pos + m
-            rec.skipped_block(self.index, -m, acc[pos] - acc[end], pi[pos] - pi[end], tau)
+            rec.skipped_block(
+                self.index, -m, float(acc[pos] - acc[end]), float(pi[pos] - pi[end]), tau
+            )
 
     def close(self) -> None:
         """Take back the block-booked skips this device never reached (those after its
@@ -289,7 +309,11 @@ class Device:
         if n:
             acc, pi = self._cum_acc, self._cum_pi
             self.recorder.skipped_block(
-                self.index, -n, acc[s + 1] - acc[size], pi[s + 1] - pi[size], self._tau
+                self.index,
+                -n,
+                float(acc[s + 1] - acc[size]),
+                float(pi[s + 1] - pi[size]),
+                self._tau,
             )
 
     # -- LLM-only devices (the base station generates every token) ------------------------

@@ -114,8 +114,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             submit,
             recorder,
             offset,
-            policy_rng=stream(params.seed, Stream.POLICY, i),
-            think_rng=stream(params.seed, Stream.THINK, i),
+            seed=params.seed,
             start_delay_s=float(
                 stream(params.seed, Stream.START, i).uniform(0, params.devices.start_spread_s)
             )
