@@ -99,12 +99,10 @@ def summarize(result: RunResult) -> dict[str, Any]:
     e_wait = e.device_wait_w * (waiting - airtime)
     e_gpu = e.gpu_busy_w * r.gpu_busy_s + e.gpu_idle_w * (p.server.gpus * duration - r.gpu_busy_s)
     e_device = e_compute + e_tx + e_wait
-    gpu_waits = np.frombuffer(r.gpu_waits, dtype=np.float32).astype(np.float64)
+    wait_values, wait_weights = r.gpu_waits.weighted()
     gq, ua = r.gpu_queue, r.uplink_active
     cdf = weighted_quantiles(values, weights, LATENCY_CDF_PROBS)
-    wait_p95, wait_p99 = (
-        (float(x) for x in np.quantile(gpu_waits, [0.95, 0.99])) if gpu_waits.size else (None, None)
-    )
+    wait_p95, wait_p99 = weighted_quantiles(wait_values, wait_weights, (0.95, 0.99))
     summary: dict[str, Any] = {
         "tokens_generated": int(n),
         "throughput_tokens_per_s": throughput,

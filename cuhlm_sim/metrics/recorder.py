@@ -2,16 +2,17 @@
 
 The model calls the recorder; the recorder never calls the model. Skipped runs arrive as whole
 runs (count, first commit time, spacing), so recording them costs O(1), not O(run length).
-Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters plus
-one float32 latency per transmitted token.
+Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters per
+device plus two bounded samples (verified-token latency, GPU wait) for quantiles.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 
 import numpy as np
+
+from cuhlm_sim.metrics.sample import BoundedSample
 
 #: Order of the per-stage latency sums.
 STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
@@ -79,7 +80,7 @@ class Recorder:
         self.n_rejected = 0
         self.bits_sum = 0.0
         self.k_sum = 0.0
-        self.sent_latency = array("f")
+        self.sent_latency = BoundedSample()
         self.stage_sums = [0.0] * len(STAGES)
         # shared resources
         self.gpu_busy_s = 0.0
@@ -96,7 +97,7 @@ class Recorder:
         self._fluid_airtime_s = [0.0] * num_devices  # fluid uplink: per payload
         self.device_rbs = np.zeros(num_devices, dtype=np.int64)
         self.total_rbs = 0
-        self.gpu_waits = array("f")
+        self.gpu_waits = BoundedSample()
         self.gpu_queue = LevelIntegrator()
         self.uplink_active = LevelIntegrator()
         if window_start_s <= 0:
@@ -237,6 +238,8 @@ class Recorder:
         s[3] += gpu_queue
         s[4] += n * (gpu_end - gpu_start)
         s[5] += n * (t - gpu_end)
+        self.sent_latency.fold_if_full()
+        self.gpu_waits.fold_if_full()
 
     def _log_sent(self, job) -> None:
         t = job.t_commit
@@ -321,12 +324,10 @@ class Recorder:
 
     def latency_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, weights) of every in-window token latency, skipped runs as weighted points."""
-        sent = np.frombuffer(self.sent_latency, dtype=np.float32).astype(np.float64)
+        sent, sent_w = self.sent_latency.weighted()
         skip_vals = np.array(list(self.skip_latency.keys()), dtype=np.float64)
         skip_counts = np.array(list(self.skip_latency.values()), dtype=np.float64)
-        vals = np.concatenate([sent, skip_vals])
-        weights = np.concatenate([np.ones(sent.size), skip_counts])
-        return vals, weights
+        return np.concatenate([sent, skip_vals]), np.concatenate([sent_w, skip_counts])
 
     def token_log(self) -> dict[str, np.ndarray] | None:
         """Per-token columns sorted by commit time, or None if logging was off."""
