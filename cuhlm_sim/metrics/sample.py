@@ -19,7 +19,7 @@ import numpy as np
 LO_S, HI_S = 1e-9, 1e6
 #: Relative bin width 10^(1/2000) - 1 = 0.115 %.
 BINS_PER_DECADE = 2000
-_N_LOG_BINS = int(round(np.log10(HI_S / LO_S) * BINS_PER_DECADE))
+_N_LOG_BINS = round(float(np.log10(HI_S / LO_S)) * BINS_PER_DECADE)
 #: Values kept exactly before the first fold (4 MiB of float32).
 EXACT_LIMIT = 1 << 20
 

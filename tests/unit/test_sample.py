@@ -56,5 +56,5 @@ def test_out_of_range_values_land_in_the_edge_bins():
     for v in (1e-12, 5e7, 0.25):
         s.append(v)
         s.fold_if_full()
-    vals, w = s.weighted()
+    vals, _ = s.weighted()
     assert sorted(vals.tolist()) == pytest.approx([1e-9, 0.25, 1e6], rel=1e-3)
