@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Generator
-from functools import partial
 
 import numpy as np
 import simpy
@@ -54,12 +53,14 @@ class DraftTimers:
         group = self._groups.get(delay)
         if group is None:
             group = self._groups[delay] = [job]
-            Timeout(self.env, delay).callbacks.append(partial(self._fire, group))
+            timer = Timeout(self.env, delay)
+            timer.jobs = group
+            timer.callbacks.append(self._fire)
         else:
             group.append(job)
 
-    def _fire(self, group: list[Job], _event: simpy.Event) -> None:
-        self.submit(group)
+    def _fire(self, timer: Timeout) -> None:
+        self.submit(timer.jobs)
 
 
 def _f64(a: np.ndarray) -> array:

@@ -16,6 +16,7 @@ from functools import partial
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
@@ -123,14 +124,26 @@ class GpuServer:
                 job.t_commit = commit
             self._idle -= 1
             self.recorder.gpu_batch(now, end, b)
+            # All results of a batch return together: one event for the whole batch, and
+            # without downlink latency the same event also frees the GPU.
+            if commit_delay == service:
+                timer = Timeout(env, service)
+                timer.batch = batch
+                timer.callbacks.append(self._on_gpu_free_and_commit)
+                continue
             env.timeout(service).callbacks.append(self._on_gpu_free)
-            # All results of a batch return together: one event for the whole batch.
             env.timeout(commit_delay).callbacks.append(partial(self._commit, batch))
 
     def _commit(self, batch: list[Job], _event: simpy.Event) -> None:
         self.recorder.sent(batch)
         for job in batch:
             job.on_done(job)
+
+    def _on_gpu_free_and_commit(self, timer: Timeout) -> None:
+        # The order of two events at one instant: GPU free first, then the commit.
+        self._idle += 1
+        self._dispatch()
+        self._commit(timer.batch, timer)
 
     def _on_wait_timer(self, _event: simpy.Event) -> None:
         if self.env.now >= self._wait_timer_at:
