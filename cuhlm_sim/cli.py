@@ -206,11 +206,15 @@ def bench(
     ),
     quick: Annotated[bool, typer.Option(help="Small cases only (a few seconds).")] = False,
     only: Annotated[list[str] | None, typer.Option(help="Run only these case names.")] = None,
+    repeat: Annotated[
+        int | None,
+        typer.Option(min=1, help="Timed runs per case, best kept (default 3; 1 for big cases)."),
+    ] = None,
 ) -> None:
     """Speed benchmark: simulated tokens per wall second, peak RSS, ratio to a naive model."""
     from cuhlm_sim.experiments.bench import run_bench, write_bench
 
-    result = run_bench(quick=quick, only=only)
+    result = run_bench(quick=quick, only=only, repeat=repeat)
     table = Table(title="cuhlm bench")
     for col in (
         "case",

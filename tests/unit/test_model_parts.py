@@ -169,3 +169,29 @@ def test_recorder_skipped_run_window_arithmetic():
     assert rec.n_skipped == 5  # commits 3, 4, 5, 6, 7
     assert rec.skip_accepted == 5
     assert rec.skip_accept_prob == 2.5
+
+
+def test_equal_share_uplink_group_entry_splits_when_rates_change():
+    """W = 1 Hz; devices 0 and 1 (η = 1) send 4 bit each, together at t=0 (one heap entry).
+
+    Each gets 0.5 bit/s; at t=2 both have 3 bit left and η1 becomes 3: device 1 sends at
+    1.5 bit/s and ends at t=4; device 0 has 2 bit left then, alone at 1 bit/s: ends at t=6.
+    """
+    env = simpy.Environment()
+    rec = Recorder(0.0, 100.0, 2, False)
+    sink = _Sink(env)
+    eta = np.array([1.0, 1.0])
+    link = EqualShareUplink(env, 1.0, eta, sink, rec)
+    link.submit([Job(0, 0, 4.0), Job(1, 0, 4.0)])
+    assert len(link._heap) == 1
+
+    def change():
+        yield env.timeout(2.0)
+        eta[1] = 3.0
+        link.rates_changed()
+
+    env.process(change())
+    env.run()
+    assert sink.done[1] == pytest.approx(4.0)
+    assert sink.done[0] == pytest.approx(6.0)
+    assert rec.uplink_busy_s == pytest.approx(6.0)

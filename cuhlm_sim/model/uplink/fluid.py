@@ -6,7 +6,9 @@ Fluid processor sharing with per-device spectral efficiency
 The implementation keeps a virtual clock :math:`V` with :math:`dV/dt = W/N(t)` [Hz s]; a payload
 of B bits arriving at virtual time :math:`V_0` finishes when :math:`V = V_0 + B/\eta_n`. A heap
 on finish tags makes each arrival and departure O(log N), and only the next departure has a
-timer, so the cost is proportional to the traffic, not to the number of devices.
+timer, so the cost is proportional to the traffic, not to the number of devices. Payloads that
+arrive together with the same size and spectral efficiency share one finish tag, so they share
+one heap entry.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class EqualShareUplink:
         self._eta = spectral_efficiency.tolist()  # the same as floats: cheap per payload
         self.deliver = deliver
         self.recorder = recorder
-        self._heap: list[tuple[float, int, Job, float]] = []  # (V_finish, seq, job, eta)
+        # (V_finish, seq, jobs, eta): jobs with one finish tag and one spectral efficiency
+        self._heap: list[tuple[float, int, list[Job], float]] = []
+        self._n = 0  # payloads on the air, N(t)
         self._v = 0.0  # virtual clock [Hz s], reset when the link goes idle
         self._t = 0.0  # simulation time of the last virtual-clock update
         self._seq = 0
@@ -65,8 +69,8 @@ class EqualShareUplink:
         self._timer_cb = self._on_timer
 
     def _advance(self, now: float) -> None:
-        if self._heap:
-            self._v += (now - self._t) * self.bandwidth_hz / len(self._heap)
+        if self._n:
+            self._v += (now - self._t) * self.bandwidth_hz / self._n
         self._t = now
 
     def submit(self, jobs: list[Job]) -> None:
@@ -80,6 +84,9 @@ class EqualShareUplink:
         seq = first_seq = self._seq + 1
         etas, v, push = self._eta, self._v, heapq.heappush
         empty = None
+        n = 0
+        last_bits = last_eta = -1.0
+        entry: list[Job] = []
         for job in jobs:
             job.t_ul_arrive = job.t_ul_start = now
             bits = job.bits
@@ -89,11 +96,16 @@ class EqualShareUplink:
                     empty = []
                 empty.append(job)
                 continue
+            n += 1
             eta = etas[job.device]
-            push(heap, (v + bits / eta if eta > 0 else math.inf, seq, job, eta))
+            if bits == last_bits and eta == last_eta:
+                entry.append(job)  # same finish tag as the previous payload
+                continue
+            last_bits, last_eta, entry = bits, eta, [job]
+            push(heap, (v + bits / eta if eta > 0 else math.inf, seq, entry, eta))
             seq += 1
         self._seq = seq - 1
-        n = seq - first_seq
+        self._n += n
         if n:
             self.recorder.uplink_active.arrive(now, n)
             # An arrival only slows the others down, so an armed timer fires early
@@ -109,7 +121,7 @@ class EqualShareUplink:
         if v_head == math.inf:  # nobody can send (zero rate) until the channel changes
             self._timer_at = math.inf
             return
-        dt = max(0.0, (v_head - self._v) * len(self._heap) / self.bandwidth_hz)
+        dt = max(0.0, (v_head - self._v) * self._n / self.bandwidth_hz)
         self._timer_at = now + dt
         timer = Timeout(self.env, dt)
         timer.gen = self._timer_gen  # stale timers (superseded by a re-arm) are ignored
@@ -124,14 +136,15 @@ class EqualShareUplink:
         heap = self._heap
         # Done = remaining time below the clock's float resolution (else the timer would
         # re-fire at the same instant forever).
-        scale = len(heap) / self.bandwidth_hz
+        scale = self._n / self.bandwidth_hz
         v = self._v
-        finished = []
+        finished: list[Job] = []
         pop = heapq.heappop
         while heap and now + (heap[0][0] - v) * scale <= now:
-            job = pop(heap)[2]
+            finished += pop(heap)[2]
+        for job in finished:
             job.t_ul_end = now
-            finished.append(job)
+        self._n -= len(finished)
         rec = self.recorder
         rec.uplink_active.depart(now, len(finished))
         if not heap:
@@ -150,11 +163,13 @@ class EqualShareUplink:
         self._advance(now)
         v, eta_now = self._v, self._eta
         heap = []
-        for v_fin, seq, job, eta in self._heap:
-            left_bits = (v_fin - v) * eta if v_fin != math.inf else job.bits
-            new_eta = eta_now[job.device]
-            new_fin = v + left_bits / new_eta if new_eta > 0 else math.inf
-            heap.append((new_fin, seq, job, new_eta))
+        for v_fin, _seq, jobs, eta in sorted(self._heap):
+            for job in jobs:  # the devices of one entry may now differ in rate: one entry each
+                left_bits = (v_fin - v) * eta if v_fin != math.inf else job.bits
+                new_eta = eta_now[job.device]
+                new_fin = v + left_bits / new_eta if new_eta > 0 else math.inf
+                self._seq += 1  # unique: ties never compare the job lists
+                heap.append((new_fin, self._seq, [job], new_eta))
         heapq.heapify(heap)
         self._heap = heap
         self._arm(now)
