@@ -93,6 +93,47 @@ class Device:
         The cell's shared draft-completion timers (closed-loop hybrid devices use them).
     """
 
+    # Slots: the per-token paths read a dozen attributes; slot reads are the cheapest.
+    __slots__ = (
+        "_accepted",
+        "_bits",
+        "_cum_acc",
+        "_cum_pi",
+        "_exact_runs",
+        "_gaps",
+        "_j",
+        "_job",
+        "_ks",
+        "_left",
+        "_llm_i",
+        "_llm_rows",
+        "_n_sent",
+        "_pending",
+        "_policy_rng",
+        "_prio",
+        "_rows",
+        "_seed",
+        "_sent_pos",
+        "_sent_rows",
+        "_size",
+        "_tau",
+        "_think_rng",
+        "_timers",
+        "_w0",
+        "_w1",
+        "cursor",
+        "env",
+        "index",
+        "params",
+        "policy",
+        "priority_key",
+        "recorder",
+        "requests_done",
+        "start_delay_s",
+        "submit",
+        "trace",
+    )
+
     def __init__(
         self,
         env: simpy.Environment,
