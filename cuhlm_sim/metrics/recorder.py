@@ -183,6 +183,27 @@ class Recorder:
                 )
 
     # -- transmitted tokens ---------------------------------------------------------------
+    def sent_block(
+        self,
+        device: int,
+        count: int,
+        rejected: int,
+        k_sum: int,
+        bits_sum: float,
+        transmissions: int,
+    ) -> None:
+        """Add what is known in advance of ``count`` verified tokens (as if all commit inside
+        the window); negative values take a booking back. Their times come with :meth:`sent`
+        (``job.prebooked``)."""
+        self.n_sent += count
+        self._device_tokens[device] += count
+        self.n_rejected += rejected
+        self.k_sum += k_sum
+        self.bits_sum += bits_sum
+        self.uplink_transmissions += transmissions
+        self._device_bits[device] += bits_sum
+        self._device_transmissions[device] += transmissions
+
     def sent(self, batch) -> None:  # batch: list[cuhlm_sim.model.job.Job]
         """Book the verified tokens of one GPU batch when they commit at their devices.
 
@@ -199,6 +220,32 @@ class Recorder:
             return
         gpu_start, gpu_end = first.t_gpu_start, first.t_gpu_end
         lat_append, wait_append = self.sent_latency.append, self.gpu_waits.append
+        s = self.stage_sums
+        n = len(batch)
+        s[4] += n * (gpu_end - gpu_start)
+        s[5] += n * (t - gpu_end)
+        if first.prebooked:  # counts, payloads and accept decisions came with the blocks
+            dev_ulq = self._device_uplink_queue_s
+            slm = ul_queue = airtime = gpu_queue = 0.0
+            for job in batch:
+                lat_append(t - job.t_start)
+                wait = gpu_start - job.t_gpu_arrive
+                gpu_queue += wait
+                wait_append(wait)
+                slm += job.slm_s
+                ul_start = job.t_ul_start
+                queued = ul_start - job.t_ul_arrive
+                if queued:
+                    ul_queue += queued
+                    dev_ulq[job.device] += queued
+                airtime += job.t_ul_end - ul_start
+            s[0] += slm
+            s[1] += ul_queue
+            s[2] += airtime
+            s[3] += gpu_queue
+            self.sent_latency.fold_if_full()
+            self.gpu_waits.fold_if_full()
+            return
         dev_tokens, dev_bits = self._device_tokens, self._device_bits
         dev_tx, dev_ulq = self._device_transmissions, self._device_uplink_queue_s
         rejected = k_sum = transmissions = 0
@@ -225,19 +272,15 @@ class Recorder:
                 dev_bits[dev] += bits
                 dev_tx[dev] += 1
                 dev_ulq[dev] += queued
-        n = len(batch)
         self.n_sent += n
         self.n_rejected += rejected
         self.k_sum += k_sum
         self.bits_sum += bits_sum
         self.uplink_transmissions += transmissions
-        s = self.stage_sums
         s[0] += slm
         s[1] += ul_queue
         s[2] += airtime
         s[3] += gpu_queue
-        s[4] += n * (gpu_end - gpu_start)
-        s[5] += n * (t - gpu_end)
         self.sent_latency.fold_if_full()
         self.gpu_waits.fold_if_full()
 

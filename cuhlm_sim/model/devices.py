@@ -5,9 +5,12 @@ it asks the policy for a whole block of decisions at once, then advances through
 a run of m skipped tokens followed by a transmitted one costs one timeout of (m + 1)·τ, and a
 skipped token never touches a shared resource or creates an event of its own.
 
-Skips are booked with the recorder per block (one call), assuming every skipped token of the
-block commits inside the measurement window; a run that does not lie wholly inside the window
-is re-booked exactly, and :meth:`Device.close` takes back the skips the run never reached.
+Tokens are booked with the recorder per block (one call), assuming every token of the block
+commits inside the measurement window: the skips, and what is known in advance of each
+transmitted token (its payload, truncation size, accept decision). A skip run that does not lie
+wholly inside the window is re-booked exactly, a transmitted token that commits outside it is
+taken back when it commits, and :meth:`Device.close` takes back what the run never reached.
+Only the times of a transmitted token are booked when it commits.
 """
 
 from __future__ import annotations
@@ -174,6 +177,7 @@ class Device:
         self._job = job = Job(index, 0, 0.0)
         job.on_done = self._on_committed
         job.slm_s = self._tau
+        job.prebooked = not self._exact_runs
         self._timers = timers if timers is not None else DraftTimers(env, submit)
 
     # Streams are made on first use: a Generator costs ~10 µs to create, and most devices
@@ -253,7 +257,7 @@ class Device:
             self.recorder.skipped_block(
                 self.index, size - sent_pos.size, float(cum_acc[-1]), float(cum_pi[-1]), self._tau
             )
-        self._rows = rows if self.recorder.log_tokens else None
+        self._rows = rows if self._exact_runs else None
         self._size = size
         self._sent_pos = _i64(sent_pos)
         self._n_sent = n_sent = sent_pos.size
@@ -267,9 +271,21 @@ class Device:
         self._gaps = _i64(np.diff(sent_pos, prepend=-1) - 1)
         sent_rows = rows[sent_pos]
         self._sent_rows = _i64(sent_rows)
-        self._bits = _f64(policy.payload_bits(sent_rows))
-        self._accepted = policy.accepted(sent_rows).tolist()  # bools are shared objects
-        self._ks = _i64(policy.truncation_k(sent_rows))
+        bits = policy.payload_bits(sent_rows)
+        accepted = policy.accepted(sent_rows)
+        ks = policy.truncation_k(sent_rows)
+        self._bits = _f64(bits)
+        self._accepted = accepted.tolist()  # bools are shared objects
+        self._ks = _i64(ks)
+        if not self._exact_runs:
+            self.recorder.sent_block(
+                self.index,
+                n_sent,
+                int(n_sent - np.count_nonzero(accepted)),
+                int(ks.sum()),
+                float(bits.sum()),
+                int(np.count_nonzero(bits > 0)),
+            )
         if self.priority_key is not None:
             self._prio = _f64(self.priority_key[sent_rows])
         self._to_draft(0, self.env.now)
@@ -289,17 +305,21 @@ class Device:
         self._pending = 0.0
         delay = pending + (m + 1) * tau
         job = self._job
-        job.row = self._sent_rows[j]
         job.bits = self._bits[j]
-        job.accepted = self._accepted[j]
-        job.k = self._ks[j]
+        if self._exact_runs:  # else these were booked with the block
+            job.row = self._sent_rows[j]
+            job.accepted = self._accepted[j]
+            job.k = self._ks[j]
         if self._prio is not None:
             job.priority = self._prio[j]
         job.t_start = (now + delay) - tau
         self._timers.after(now, delay, job)
 
     def _on_committed(self, job: Job) -> None:
-        j = self._j + 1
+        j = self._j
+        if job.prebooked and not self._w0 <= job.t_commit <= self._w1:
+            self._unbook_sent(j, j + 1)  # booked with the block, committed outside the window
+        j += 1
         self._j = j
         if j < self._n_sent:
             self._to_draft(j, self.env.now)
@@ -341,12 +361,25 @@ class Device:
                 self.index, -m, float(acc[pos] - acc[end]), float(pi[pos] - pi[end]), tau
             )
 
+    def _unbook_sent(self, lo: int, hi: int) -> None:
+        """Take back the block booking of transmitted tokens lo..hi-1 of the block."""
+        bits = np.frombuffer(self._bits, dtype=np.float64)[lo:hi]
+        self.recorder.sent_block(
+            self.index,
+            lo - hi,
+            -sum(not a for a in self._accepted[lo:hi]),
+            -int(np.frombuffer(self._ks, dtype=np.int64)[lo:hi].sum()),
+            -float(bits.sum()),
+            -int(np.count_nonzero(bits > 0)),
+        )
+
     def close(self) -> None:
-        """Take back the block-booked skips this device never reached (those after its
-        in-flight transmission) when the run ends."""
+        """Take back the block bookings this device never reached when the run ends: its
+        in-flight transmission and everything after it in the block."""
         j, sent = self._j, self._sent_pos
         if self._exact_runs or j >= len(sent):
             return
+        self._unbook_sent(j, len(sent))
         s, size = sent[j], self._size
         n = (size - s - 1) - (len(sent) - j - 1)
         if n:

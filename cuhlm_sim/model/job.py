@@ -24,6 +24,7 @@ class Job:
         "device",
         "k",
         "on_done",
+        "prebooked",
         "priority",
         "row",
         "slm_s",
@@ -45,6 +46,9 @@ class Job:
         self.k = 0
         self.priority = 0.0
         self.slm_s = 0.0
+        #: True when the device booked the token's payload, truncation and accept decision
+        #: with its block; the recorder then books only the token's times.
+        self.prebooked = False
         self.on_done: Callable[[Job], None] = _ignore
         self.t_start = self.t_ul_arrive = self.t_ul_start = self.t_ul_end = 0.0
         self.t_gpu_arrive = self.t_gpu_start = self.t_gpu_end = self.t_commit = 0.0
