@@ -102,9 +102,17 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     elif params.server.discipline == "priority_importance":
         priority_key = importance_scores(trace, params.policy)
     timers = DraftTimers(env, submit)
+    # One stream per component, drawn in device order: device i gets the i-th draw whatever
+    # the device count, so adding devices leaves the others' offsets and start times alone.
+    offsets = stream(params.seed, Stream.TRACE_OFFSET).integers(trace.num_rows, size=n_dev)
+    spread = params.devices.start_spread_s
+    starts = (
+        stream(params.seed, Stream.START).uniform(0, spread, size=n_dev)
+        if spread > 0
+        else np.zeros(n_dev)
+    )
     devices = []
-    for i in range(n_dev):
-        offset = int(stream(params.seed, Stream.TRACE_OFFSET, i).integers(trace.num_rows))
+    for i, (offset, start) in enumerate(zip(offsets.tolist(), starts.tolist(), strict=True)):
         dev = Device(
             env,
             i,
@@ -115,11 +123,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             recorder,
             offset,
             seed=params.seed,
-            start_delay_s=float(
-                stream(params.seed, Stream.START, i).uniform(0, params.devices.start_spread_s)
-            )
-            if params.devices.start_spread_s > 0
-            else 0.0,
+            start_delay_s=start,
             priority_key=priority_key,
             timers=timers,
         )

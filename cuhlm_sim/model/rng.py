@@ -2,6 +2,9 @@
 
 numpy's ``SeedSequence`` spawn keys give every (component, device) pair its own stream, so
 adding a device or a new random draw in one component leaves every other stream unchanged.
+One draw per device at set-up (trace offset, start time) comes instead from one stream per
+component drawn in device order: numpy fills arrays element by element, so device i gets the
+same value whatever the device count, at a fraction of the cost of a Generator per device.
 """
 
 from __future__ import annotations
