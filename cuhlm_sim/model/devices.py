@@ -67,6 +67,25 @@ class DraftTimers:
         self.submit(timer.jobs)
 
 
+def trace_prefix_sums(trace: TraceArrays) -> tuple[np.ndarray, np.ndarray]:
+    """float64 [num_rows + 1] prefix sums of ``accepted`` and ``accept_prob`` over the trace:
+    any cyclic range of rows sums in O(1). Computed once per run, shared by the devices."""
+    acc = np.concatenate(([0.0], np.cumsum(trace.accepted, dtype=np.float64)))
+    pi = np.concatenate(([0.0], np.cumsum(trace.accept_prob, dtype=np.float64)))
+    return acc, pi
+
+
+def cyclic_range_sums(prefix: tuple[np.ndarray, ...], start: int, size: int) -> tuple[float, ...]:
+    """Sums over ``size`` rows from row ``start`` of a trace replayed cyclically, from its
+    [num_rows + 1] prefix sums (the range may wrap around the end, even several times)."""
+    n = prefix[0].size - 1
+    end = start + size
+    if end <= n:
+        return tuple(float(c[end] - c[start]) for c in prefix)
+    laps, rest = divmod(end - n, n)
+    return tuple(float(c[n] - c[start] + laps * c[n] + c[rest]) for c in prefix)
+
+
 def _f64(a: np.ndarray) -> array:
     out = array("d")
     out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
@@ -100,8 +119,9 @@ class Device:
     __slots__ = (
         "_accepted",
         "_bits",
-        "_cum_acc",
-        "_cum_pi",
+        "_block_start",
+        "_block_tx",
+        "_cum",
         "_exact_runs",
         "_gaps",
         "_j",
@@ -122,6 +142,7 @@ class Device:
         "_tau",
         "_think_rng",
         "_timers",
+        "_trace_sums",
         "_w0",
         "_w1",
         "cursor",
@@ -151,6 +172,7 @@ class Device:
         start_delay_s: float = 0.0,
         priority_key: np.ndarray | None = None,
         timers: DraftTimers | None = None,
+        trace_sums: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -179,6 +201,8 @@ class Device:
         job.slm_s = self._tau
         job.prebooked = not self._exact_runs
         self._timers = timers if timers is not None else DraftTimers(env, submit)
+        self._trace_sums = trace_sums if trace_sums is not None else trace_prefix_sums(trace)
+        self._cum = None
 
     # Streams are made on first use: a Generator costs ~10 µs to create, and most devices
     # never draw from theirs (deterministic policies, fixed think times).
@@ -228,10 +252,22 @@ class Device:
 
     def _block(self, size: int) -> np.ndarray:
         """The next ``size`` trace rows (cyclic), advancing the cursor."""
-        n = self.trace.num_rows
-        rows = (self.cursor + np.arange(size)) % n
-        self.cursor = (self.cursor + size) % n
+        n, c = self.trace.num_rows, self.cursor
+        rows = np.arange(c, c + size) if c + size <= n else (c + np.arange(size)) % n
+        self.cursor = (c + size) % n
         return rows
+
+    def _block_cums(self) -> tuple[np.ndarray, np.ndarray]:
+        """The block's skip prefix sums, made on first use: only runs at the window edges, the
+        end of the run and the per-token log read them."""
+        if self._cum is None:
+            rows = self._block_rows()
+            self._cum = self._prefix_sums(rows, self._block_tx)
+        return self._cum
+
+    def _block_rows(self) -> np.ndarray:
+        n = self.trace.num_rows
+        return (self._block_start + np.arange(self._size)) % n
 
     # -- hybrid devices (SLM drafts, some drafts verified) ---------------------------------
     # Skipped tokens and the wait for a verification are chained with callbacks on
@@ -246,21 +282,31 @@ class Device:
     def _next_block(self) -> None:
         size = min(self._left, BLOCK_ROWS)
         self._left -= size
+        self._block_start = self.cursor
         rows = self._block(size)
         policy = self.policy
         tx = policy.transmit(rows, self.policy_rng)
         sent_pos = np.flatnonzero(tx)
-        # Skip prefix sums stay numpy: they are read only for runs at the window edges.
-        cum_acc, cum_pi = self._prefix_sums(rows, tx)
-        self._cum_acc, self._cum_pi = cum_acc, cum_pi
-        if not self._exact_runs:
-            self.recorder.skipped_block(
-                self.index, size - sent_pos.size, float(cum_acc[-1]), float(cum_pi[-1]), self._tau
-            )
+        sent_rows = rows[sent_pos]
+        n_sent = sent_pos.size
+        self._block_tx = tx
+        self._cum = None
         self._rows = rows if self._exact_runs else None
         self._size = size
+        if not self._exact_runs:
+            # Skip sums = the whole block's (O(1) from the trace's prefix sums) minus the
+            # transmitted rows'.
+            acc, pi = cyclic_range_sums(self._trace_sums, self._block_start, size)
+            trace = self.trace
+            self.recorder.skipped_block(
+                self.index,
+                size - n_sent,
+                acc - float(np.count_nonzero(trace.accepted[sent_rows])),
+                pi - float(trace.accept_prob[sent_rows].sum()),
+                self._tau,
+            )
         self._sent_pos = _i64(sent_pos)
-        self._n_sent = n_sent = sent_pos.size
+        self._n_sent = n_sent
         self._j = 0
         if not n_sent:
             self._finish_block(0)
@@ -268,15 +314,15 @@ class Device:
         # Columns read per transmitted draft are array.array: indexing them is as fast as a
         # list (a Python scalar comes out) at 8 bytes an entry, ~40 kB a device.
         # Skipped tokens before each transmitted draft, counted from the previous one.
-        self._gaps = _i64(np.diff(sent_pos, prepend=-1) - 1)
-        sent_rows = rows[sent_pos]
-        self._sent_rows = _i64(sent_rows)
+        gaps = sent_pos.copy()
+        gaps[1:] -= sent_pos[:-1] + 1
+        self._gaps = _i64(gaps)
         bits = policy.payload_bits(sent_rows)
         accepted = policy.accepted(sent_rows)
         ks = policy.truncation_k(sent_rows)
         self._bits = _f64(bits)
-        self._accepted = accepted.tolist()  # bools are shared objects
-        self._ks = _i64(ks)
+        # Read per token only by the per-token log; otherwise only to take bookings back.
+        self._sent_rows, self._accepted, self._ks = sent_rows, accepted, ks
         if not self._exact_runs:
             self.recorder.sent_block(
                 self.index,
@@ -307,9 +353,9 @@ class Device:
         job = self._job
         job.bits = self._bits[j]
         if self._exact_runs:  # else these were booked with the block
-            job.row = self._sent_rows[j]
-            job.accepted = self._accepted[j]
-            job.k = self._ks[j]
+            job.row = int(self._sent_rows[j])
+            job.accepted = bool(self._accepted[j])
+            job.k = int(self._ks[j])
         if self._prio is not None:
             job.priority = self._prio[j]
         job.t_start = (now + delay) - tau
@@ -353,7 +399,8 @@ class Device:
         tau = self._tau
         if not self._exact_runs and t0 >= self._w0 and t0 + m * tau <= self._w1:
             return
-        rec, acc, pi = self.recorder, self._cum_acc, self._cum_pi
+        rec = self.recorder
+        acc, pi = self._block_cums()
         rec.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
         if not self._exact_runs:
             end = pos + m
@@ -367,8 +414,8 @@ class Device:
         self.recorder.sent_block(
             self.index,
             lo - hi,
-            -sum(not a for a in self._accepted[lo:hi]),
-            -int(np.frombuffer(self._ks, dtype=np.int64)[lo:hi].sum()),
+            -(hi - lo - int(np.count_nonzero(self._accepted[lo:hi]))),
+            -int(self._ks[lo:hi].sum()),
             -float(bits.sum()),
             -int(np.count_nonzero(bits > 0)),
         )
@@ -383,7 +430,7 @@ class Device:
         s, size = sent[j], self._size
         n = (size - s - 1) - (len(sent) - j - 1)
         if n:
-            acc, pi = self._cum_acc, self._cum_pi
+            acc, pi = self._block_cums()
             self.recorder.skipped_block(
                 self.index,
                 -n,

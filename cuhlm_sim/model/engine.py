@@ -16,7 +16,7 @@ import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel_state import build_channel, spectral_efficiency
-from cuhlm_sim.model.devices import Device, DraftTimers
+from cuhlm_sim.model.devices import Device, DraftTimers, trace_prefix_sums
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
@@ -102,6 +102,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     elif params.server.discipline == "priority_importance":
         priority_key = importance_scores(trace, params.policy)
     timers = DraftTimers(env, submit)
+    trace_sums = trace_prefix_sums(trace)
     # One stream per component, drawn in device order: device i gets the i-th draw whatever
     # the device count, so adding devices leaves the others' offsets and start times alone.
     offsets = stream(params.seed, Stream.TRACE_OFFSET).integers(trace.num_rows, size=n_dev)
@@ -126,6 +127,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             start_delay_s=start,
             priority_key=priority_key,
             timers=timers,
+            trace_sums=trace_sums,
         )
         dev.start()
         devices.append(dev)

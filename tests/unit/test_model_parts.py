@@ -195,3 +195,16 @@ def test_equal_share_uplink_group_entry_splits_when_rates_change():
     assert sink.done[1] == pytest.approx(4.0)
     assert sink.done[0] == pytest.approx(6.0)
     assert rec.uplink_busy_s == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("n", [7, 50, 2000])
+def test_cyclic_range_sums_match_direct_sums(n):
+    from cuhlm_sim.model.devices import cyclic_range_sums
+
+    rng = np.random.default_rng(n)
+    x, y = rng.random(n), (rng.random(n) < 0.5).astype(float)
+    prefix = (np.concatenate(([0.0], np.cumsum(x))), np.concatenate(([0.0], np.cumsum(y))))
+    for start, size in [(0, n), (n - 1, 1), (n - 1, 3), (3 % n, 2 * n + 5), (n // 2, 0)]:
+        rows = (start + np.arange(size)) % n
+        got = cyclic_range_sums(prefix, start, size)
+        assert got == pytest.approx((x[rows].sum(), y[rows].sum()), abs=1e-9)
