@@ -285,7 +285,7 @@ class Device:
         self._block_start = self.cursor
         rows = self._block(size)
         policy = self.policy
-        tx = policy.transmit(rows, self.policy_rng)
+        tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
         sent_pos = np.flatnonzero(tx)
         sent_rows = rows[sent_pos]
         n_sent = sent_pos.size
@@ -477,7 +477,7 @@ class Device:
             rows = (self.cursor + np.arange(BLOCK_ROWS)) % n
             self.cursor = (self.cursor + BLOCK_ROWS) % n
             gaps = self.think_rng.exponential(mean_gap, BLOCK_ROWS).tolist()
-            tx = policy.transmit(rows, self.policy_rng).tolist()
+            tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None).tolist()
             bits = policy.payload_bits(rows).tolist()
             accepted = policy.accepted(rows).tolist()
             ks = policy.truncation_k(rows).tolist()

@@ -47,10 +47,19 @@ class _FifoQueue:
     def __init__(self) -> None:
         self._q: deque[Job] = deque()
         self.push = self._q.append
-        self.pop = self._q.popleft
 
     def __len__(self) -> int:
         return len(self._q)
+
+    def take(self, b: int) -> list[Job]:
+        """The first ``b`` jobs, removed from the queue."""
+        q = self._q
+        if b >= len(q):
+            batch = list(q)
+            q.clear()
+            return batch
+        pop = q.popleft
+        return [pop() for _ in range(b)]
 
     def oldest_arrival(self) -> float:
         return self._q[0].t_gpu_arrive
@@ -70,8 +79,9 @@ class _PriorityQueue:
         self._seq += 1
         heapq.heappush(self._h, (-job.priority, self._seq, job))
 
-    def pop(self) -> Job:
-        return heapq.heappop(self._h)[2]
+    def take(self, b: int) -> list[Job]:
+        """The ``b`` highest-priority jobs, removed from the queue."""
+        return [heapq.heappop(self._h)[2] for _ in range(b)]
 
     def oldest_arrival(self) -> float:
         return min(item[2].t_gpu_arrive for item in self._h)
@@ -111,8 +121,7 @@ class GpuServer:
                         timer.callbacks.append(self._on_wait_timer)
                     return
             b = min(len(q), p.max_batch)
-            pop = q.pop
-            batch = [pop() for _ in range(b)]
+            batch = q.take(b)
             self.recorder.gpu_queue.depart(now, b)
             service = self._latency[b]
             end = now + service

@@ -33,6 +33,9 @@ class Policy(ABC):
     #: "hybrid": the SLM drafts every token, the LLM verifies the transmitted ones.
     #: "llm_only": the LLM at the base station generates every token (no SLM, no uplink).
     mode: ClassVar[str] = "hybrid"
+    #: False for policies that never draw random numbers: :meth:`transmit` then gets
+    #: ``rng=None`` and the device never builds its policy stream (~10 µs a device).
+    uses_rng: ClassVar[bool] = True
 
     def __init__(self, params: PolicyParams, trace: TraceArrays, payload: PayloadModel) -> None:
         self.params = params
@@ -40,8 +43,10 @@ class Policy(ABC):
         self.payload = payload
 
     @abstractmethod
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """bool [len(rows)]: True = send row's draft for verification, False = skip it."""
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """bool [len(rows)]: True = send row's draft for verification, False = skip it.
+
+        ``rng`` is the device's own policy stream (None when ``uses_rng`` is False)."""
 
     def payload_bits(self, rows: np.ndarray) -> np.ndarray:
         """float [len(rows)]: uplink bits if the row is transmitted (default: full vocabulary)."""

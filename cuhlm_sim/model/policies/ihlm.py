@@ -35,11 +35,13 @@ def importance_scores(trace: TraceArrays, params: PolicyParams) -> np.ndarray:
 
 
 class IhlmPolicy(Policy):
+    uses_rng = False
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.importance = importance_scores(self.trace, self.params)
 
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         u = self.trace.uncertainty[rows]
         imp = self.importance[rows]
         p = self.params

@@ -11,14 +11,18 @@ from cuhlm_sim.model.policies.base import Policy
 class HlmPolicy(Policy):
     """HLM: every draft is verified with its full distribution."""
 
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    uses_rng = False
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         return np.ones(rows.shape, dtype=bool)
 
 
 class SlmOnlyPolicy(Policy):
     """SLM-only: the device emits every draft; nothing is sent."""
 
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    uses_rng = False
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         return np.zeros(rows.shape, dtype=bool)
 
 
@@ -26,8 +30,9 @@ class LlmOnlyPolicy(Policy):
     """LLM-only: the base station generates every token; only the downlink is used."""
 
     mode = "llm_only"
+    uses_rng = False
 
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         return np.ones(rows.shape, dtype=bool)
 
     def payload_bits(self, rows: np.ndarray) -> np.ndarray:
@@ -40,7 +45,9 @@ class LlmOnlyPolicy(Policy):
 class UhlmPolicy(Policy):
     """U-HLM: skip the uplink and the LLM when the SLM's uncertainty u <= u_th."""
 
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    uses_rng = False
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         return self.trace.uncertainty[rows] > self.params.threshold
 
 
@@ -55,5 +62,5 @@ class RandomSkipPolicy(Policy):
             self.trace.skip_fraction(self.params.threshold) if p is None else float(p)
         )
 
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         return rng.random(rows.shape[0]) >= self.skip_probability
