@@ -361,14 +361,14 @@ class Device:
         job.t_start = (now + delay) - tau
         self._timers.after(now, delay, job)
 
-    def _on_committed(self, job: Job) -> None:
+    def _on_committed(self, job: Job, now: float) -> None:
         j = self._j
         if job.prebooked and not self._w0 <= job.t_commit <= self._w1:
             self._unbook_sent(j, j + 1)  # booked with the block, committed outside the window
         j += 1
         self._j = j
         if j < self._n_sent:
-            self._to_draft(j, self.env.now)
+            self._to_draft(j, now)
         else:
             self._finish_block(self._sent_pos[j - 1] + 1)
 
@@ -451,7 +451,7 @@ class Device:
         job.on_done = self._llm_committed
         self.submit([job])
 
-    def _llm_committed(self, job: Job) -> None:
+    def _llm_committed(self, job: Job, now: float) -> None:
         self._llm_i += 1
         if self._llm_i < len(self._llm_rows):
             self._llm_submit()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
-def _ignore(job: Job) -> None:
+def _ignore(job: Job, now: float) -> None:
     """Default ``on_done``: nobody waits for this job (unit tests, open workloads)."""
 
 
 class Job:
     """Stage timestamps of one transmitted token [s, simulation time].
 
-    ``on_done(job)`` is called at the commit time (GPU end + downlink), after the recorder
+    ``on_done(job, now)`` is called at the commit time ``now`` (GPU end + downlink), after the recorder
     has booked the token. The server calls it for a whole batch from one event, since all of
     a batch's results return together. ``slm_s`` is the device time the token cost before it
     was sent (τ for a drafted token, 0 when the LLM generates it).
@@ -49,6 +49,6 @@ class Job:
         #: True when the device booked the token's payload, truncation and accept decision
         #: with its block; the recorder then books only the token's times.
         self.prebooked = False
-        self.on_done: Callable[[Job], None] = _ignore
+        self.on_done: Callable[[Job, float], None] = _ignore
         self.t_start = self.t_ul_arrive = self.t_ul_start = self.t_ul_end = 0.0
         self.t_gpu_arrive = self.t_gpu_start = self.t_gpu_end = self.t_commit = 0.0

@@ -145,8 +145,9 @@ class GpuServer:
 
     def _commit(self, batch: list[Job], _event: simpy.Event) -> None:
         self.recorder.sent(batch)
+        now = self.env.now
         for job in batch:
-            job.on_done(job)
+            job.on_done(job, now)
 
     def _on_gpu_free_and_commit(self, timer: Timeout) -> None:
         # The order of two events at one instant: GPU free first, then the commit.
