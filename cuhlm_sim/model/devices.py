@@ -35,8 +35,8 @@ BLOCK_ROWS = 1024
 
 
 class DraftTimers:
-    """One SimPy timeout per distinct draft-completion instant, shared by every device that
-    resumed at the same instant with the same delay.
+    """One SimPy timeout per distinct draft-completion instant, shared by every device whose
+    draft completes then.
 
     All devices of a GPU batch resume together when its results return; those whose next
     transmitted draft is the same number of tokens away finish drafting at the same instant,
@@ -46,25 +46,22 @@ class DraftTimers:
     def __init__(self, env: simpy.Environment, submit) -> None:
         self.env = env
         self.submit = submit  # callable(list[Job])
-        self._now = -1.0
-        self._groups: dict[float, list[Job]] = {}
+        self._groups: dict[float, list[Job]] = {}  # pending completion time -> its jobs
 
     def after(self, now: float, delay: float, job: Job) -> None:
         """Submit ``job`` ``delay`` seconds after ``now`` (the current simulation time)."""
-        if now != self._now:
-            self._now = now
-            self._groups = {}
-        group = self._groups.get(delay)
+        at = now + delay  # the float SimPy computes for the timeout's time
+        group = self._groups.get(at)
         if group is None:
-            group = self._groups[delay] = [job]
+            group = self._groups[at] = [job]
             timer = Timeout(self.env, delay)
-            timer.jobs = group
+            timer.at = at
             timer.callbacks.append(self._fire)
         else:
             group.append(job)
 
     def _fire(self, timer: Timeout) -> None:
-        self.submit(timer.jobs)
+        self.submit(self._groups.pop(timer.at))
 
 
 def trace_prefix_sums(trace: TraceArrays) -> tuple[np.ndarray, np.ndarray]:
