@@ -12,9 +12,9 @@ def _ignore(job: Job, now: float) -> None:
 class Job:
     """Stage timestamps of one transmitted token [s, simulation time].
 
-    ``on_done(job, now)`` is called at the commit time ``now`` (GPU end + downlink), after the recorder
-    has booked the token. The server calls it for a whole batch from one event, since all of
-    a batch's results return together. ``slm_s`` is the device time the token cost before it
+    ``on_done(job, now)`` is called at the commit time ``now`` (GPU end + downlink), after the
+    recorder has booked the token. The server calls it for a whole batch from one event, since
+    all of a batch's results return together. ``slm_s`` is the device time the token cost before it
     was sent (τ for a drafted token, 0 when the LLM generates it).
     """
 
