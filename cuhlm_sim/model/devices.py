@@ -20,48 +20,18 @@ from collections.abc import Generator
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import DeviceParams
 from cuhlm_sim.model.policies.base import Policy
 from cuhlm_sim.model.rng import Stream, stream
+from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.traces.arrays import TraceArrays
 
 #: Largest block of trace rows decided at once: bounds per-device memory (~60 kB at most)
 #: however long a request is, while the per-block numpy work (~50 µs) stays small per token.
 BLOCK_ROWS = 1024
-
-
-class DraftTimers:
-    """One SimPy timeout per distinct draft-completion instant, shared by every device whose
-    draft completes then.
-
-    All devices of a GPU batch resume together when its results return; those whose next
-    transmitted draft is the same number of tokens away finish drafting at the same instant,
-    so one event carries them all to the uplink as a group (with HLM: one event per batch).
-    """
-
-    def __init__(self, env: simpy.Environment, submit) -> None:
-        self.env = env
-        self.submit = submit  # callable(list[Job])
-        self._groups: dict[float, list[Job]] = {}  # pending completion time -> its jobs
-
-    def after(self, now: float, delay: float, job: Job) -> None:
-        """Submit ``job`` ``delay`` seconds after ``now`` (the current simulation time)."""
-        at = now + delay  # the float SimPy computes for the timeout's time
-        group = self._groups.get(at)
-        if group is None:
-            group = self._groups[at] = [job]
-            timer = Timeout(self.env, delay)
-            timer.at = at
-            timer.callbacks.append(self._fire)
-        else:
-            group.append(job)
-
-    def _fire(self, timer: Timeout) -> None:
-        self.submit(self._groups.pop(timer.at))
 
 
 def trace_prefix_sums(trace: TraceArrays) -> tuple[np.ndarray, np.ndarray]:

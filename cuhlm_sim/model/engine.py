@@ -16,13 +16,14 @@ import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel_state import build_channel, spectral_efficiency
-from cuhlm_sim.model.devices import Device, DraftTimers, trace_prefix_sums
+from cuhlm_sim.model.devices import Device, trace_prefix_sums
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
 from cuhlm_sim.model.policies.ihlm import importance_scores
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.server import GpuServer
+from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.model.uplink import (
     SCHEDULERS,
     EqualShareUplink,
