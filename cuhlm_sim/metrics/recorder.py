@@ -307,8 +307,9 @@ class Recorder:
 
     # -- shared resources -----------------------------------------------------------------
     def gpu_batch(self, start: float, end: float, size: int) -> None:
-        self.gpu_busy_s += overlap(start, end, self.w0, self.w1)
-        if self.w0 <= start <= self.w1:
+        w0, w1 = self.w0, self.w1
+        self.gpu_busy_s += end - start if w0 <= start and end <= w1 else overlap(start, end, w0, w1)
+        if w0 <= start <= w1:
             self.n_batches += 1
             self.batch_items += size
             self.batch_size_counts[size] = self.batch_size_counts.get(size, 0) + 1
@@ -333,7 +334,10 @@ class Recorder:
                 air[job.device] += overlap(start, end, w0, w1)
 
     def uplink_busy(self, start: float, end: float) -> None:
-        self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
+        if self.w0 <= start and end <= self.w1:
+            self.uplink_busy_s += end - start
+        else:
+            self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
 
     # -- results --------------------------------------------------------------------------
     @property
