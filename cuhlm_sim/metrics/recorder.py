@@ -209,7 +209,9 @@ class Recorder:
 
         All jobs of a batch share the GPU start and end and the commit time, so the window
         test and the GPU-service and downlink sums are per batch; the rest is per job, with
-        local accumulators written back once.
+        local accumulators written back once. What is known in advance of a job (count,
+        payload, truncation, accept decision) is booked here unless its device booked it
+        with its block (``job.prebooked``).
         """
         first = batch[0]
         t = first.t_commit
@@ -224,59 +226,25 @@ class Recorder:
         n = len(batch)
         s[4] += n * (gpu_end - gpu_start)
         s[5] += n * (t - gpu_end)
-        if first.prebooked:  # counts, payloads and accept decisions came with the blocks
-            dev_ulq = self._device_uplink_queue_s
-            slm = ul_queue = airtime = gpu_queue = 0.0
+        if not first.prebooked:  # else counts, payloads and accept decisions came per block
             for job in batch:
-                lat_append(t - job.t_start)
-                wait = gpu_start - job.t_gpu_arrive
-                gpu_queue += wait
-                wait_append(wait)
-                slm += job.slm_s
-                ul_start = job.t_ul_start
-                queued = ul_start - job.t_ul_arrive
-                if queued:
-                    ul_queue += queued
-                    dev_ulq[job.device] += queued
-                airtime += job.t_ul_end - ul_start
-            s[0] += slm
-            s[1] += ul_queue
-            s[2] += airtime
-            s[3] += gpu_queue
-            self.sent_latency.fold_if_full()
-            self.gpu_waits.fold_if_full()
-            return
-        dev_tokens, dev_bits = self._device_tokens, self._device_bits
-        dev_tx, dev_ulq = self._device_transmissions, self._device_uplink_queue_s
-        rejected = k_sum = transmissions = 0
-        slm = ul_queue = airtime = gpu_queue = bits_sum = 0.0
+                bits = job.bits if job.bits > 0 else 0.0
+                rejected = 0 if job.accepted else 1
+                self.sent_block(job.device, 1, rejected, job.k, bits, int(bits > 0))
+        dev_ulq = self._device_uplink_queue_s
+        slm = ul_queue = airtime = gpu_queue = 0.0
         for job in batch:
-            dev = job.device
-            dev_tokens[dev] += 1
-            if not job.accepted:
-                rejected += 1
-            k_sum += job.k
             lat_append(t - job.t_start)
             wait = gpu_start - job.t_gpu_arrive
             gpu_queue += wait
             wait_append(wait)
             slm += job.slm_s
             ul_start = job.t_ul_start
-            queued = ul_start - job.t_ul_arrive
-            ul_queue += queued
+            queued = ul_start - job.t_ul_arrive  # > 0 only for payloads with bits
+            if queued:
+                ul_queue += queued
+                dev_ulq[job.device] += queued
             airtime += job.t_ul_end - ul_start
-            bits = job.bits
-            if bits > 0:
-                bits_sum += bits
-                transmissions += 1
-                dev_bits[dev] += bits
-                dev_tx[dev] += 1
-                dev_ulq[dev] += queued
-        self.n_sent += n
-        self.n_rejected += rejected
-        self.k_sum += k_sum
-        self.bits_sum += bits_sum
-        self.uplink_transmissions += transmissions
         s[0] += slm
         s[1] += ul_queue
         s[2] += airtime
