@@ -1,3 +1,8 @@
 """cuhlm_sim: discrete-event simulator of hybrid LM inference over a wireless uplink."""
 
 __version__ = "0.1.0"
+
+#: Bumped whenever the same scenario and seed give different results (a model change, a new
+#: way of drawing random numbers). Sweep runs stored under another revision are not reused.
+#: 2: trace offsets and start times drawn per component; events shared by coinciding drafts.
+MODEL_REVISION = 2

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cuhlm_sim import __version__
+from cuhlm_sim import MODEL_REVISION, __version__
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.load import apply_overrides, format_validation_error, read_yaml
 from cuhlm_sim.config.schema import Scenario
@@ -132,8 +132,10 @@ def derived_seeds(base_seed: int, repetitions: int) -> list[int]:
 
 
 def run_key(config: Mapping[str, Any]) -> str:
-    """Hash of a resolved scenario (seed included): the run's identity on disk."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    """Hash of a resolved scenario (seed included) and the model revision: the run's identity
+    on disk, so a model that gives other results never reuses stored runs."""
+    keyed = {"model_revision": MODEL_REVISION, "config": config}
+    text = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -359,6 +361,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         "summary": None,
         "wall_time_s": None,
         "cuhlm_sim_version": __version__,
+        "model_revision": MODEL_REVISION,
     }
     t0 = time.perf_counter()
     try:

@@ -12,7 +12,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from cuhlm_sim import __version__
+from cuhlm_sim import MODEL_REVISION, __version__
 
 
 def _version(dist: str) -> str | None:
@@ -34,6 +34,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     return {
         "cuhlm_sim_version": __version__,
+        "model_revision": MODEL_REVISION,
         "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "seed": seed,
         "scenario_path": scenario_path,

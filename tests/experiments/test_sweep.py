@@ -297,3 +297,14 @@ def test_cli_sweep_writes_outputs_and_rejects_bad_axis(write_sweep, tmp_path):
     res = runner.invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "b"), "--workers", "1"])
     assert res.exit_code == 2
     assert "grid.devices.cout: unknown scenario key" in res.stderr
+
+
+def test_run_key_changes_with_the_model_revision(monkeypatch):
+    """Runs stored by a model that gives other results are never reused."""
+    import cuhlm_sim.experiments.sweep as sweep_mod
+
+    config = {"seed": 3, "devices": {"count": 5}}
+    before = sweep_mod.run_key(config)
+    assert sweep_mod.run_key(dict(config)) == before
+    monkeypatch.setattr(sweep_mod, "MODEL_REVISION", sweep_mod.MODEL_REVISION + 1)
+    assert sweep_mod.run_key(config) != before
