@@ -46,8 +46,10 @@ CASES: tuple[BenchCase, ...] = (
     BenchCase("uhlm_1k_devices_1k_tokens", 1000, 1000, "uhlm", 0.75),
     BenchCase("hlm_1k_devices_1k_tokens", 1000, 1000, "hlm", 0.0),
     BenchCase("uhlm_10k_devices_1k_tokens", 10_000, 1000, "uhlm", 0.75, naive=False, repeat=1),
+    # The scheduled uplink in a real cell: 100 MHz, proportional fair, devices dropped in a
+    # TR 38.901 UMa cell with shadowing and Rayleigh block fading (50 ms coherence).
     BenchCase(
-        "uhlm_pf_uplink_spread_snr_200_devices",
+        "uhlm_pf_uplink_pathloss_200_devices",
         200,
         1000,
         "uhlm",
@@ -55,7 +57,10 @@ CASES: tuple[BenchCase, ...] = (
         scheduler="proportional_fair",
         naive=False,
         repeat=1,
-        extra={"channel": {"model": "per_device", "spread": "uniform", "spread_db": 10.0}},
+        extra={
+            "channel": {"model": "pathloss", "fading": "rayleigh"},
+            "uplink": {"bandwidth_hz": 100e6},
+        },
     ),
 )
 
