@@ -208,3 +208,26 @@ def test_cyclic_range_sums_match_direct_sums(n):
         rows = (start + np.arange(size)) % n
         got = cyclic_range_sums(prefix, start, size)
         assert got == pytest.approx((x[rows].sum(), y[rows].sum()), abs=1e-9)
+
+
+def test_draft_timers_share_one_event_per_completion_instant():
+    """Drafts that complete at the same instant travel together, whenever they were started;
+    other instants get their own event."""
+    from cuhlm_sim.model.timers import DraftTimers
+
+    env = simpy.Environment()
+    arrivals: list[tuple[float, list[int]]] = []
+    timers = DraftTimers(env, lambda jobs: arrivals.append((env.now, [j.device for j in jobs])))
+    timers.after(0.0, 0.5, Job(0, 0, 1.0))
+    timers.after(0.0, 0.5, Job(1, 0, 1.0))
+    timers.after(0.0, 0.75, Job(2, 0, 1.0))
+
+    def later():
+        yield env.timeout(0.25)
+        timers.after(env.now, 0.25, Job(3, 0, 1.0))  # completes at 0.5 too: joins 0 and 1
+        timers.after(env.now, 0.25 + 1e-9, Job(4, 0, 1.0))
+
+    env.process(later())
+    env.run()
+    assert [devs for _, devs in arrivals] == [[0, 1, 3], [4], [2]]
+    assert [t for t, _ in arrivals] == pytest.approx([0.5, 0.5 + 1e-9, 0.75], abs=1e-12)
