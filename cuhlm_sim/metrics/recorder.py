@@ -291,8 +291,13 @@ class Recorder:
             self._slot_airtime_s[devs] += slot_s
             self.total_rbs += int(rbs.sum())
 
-    def uplink_airtime(self, jobs, end: float) -> None:  # jobs: list[Job]
-        """Airtime of payloads that finished together on the fluid uplink (in-window part)."""
+    def uplink_finished(self, jobs, end: float, idle_from: float | None) -> None:
+        """Payloads that finished together on the fluid uplink at ``end``: their airtime (the
+        in-window part) and the active count; ``idle_from`` is the start of the busy period
+        that ends now if the link went idle, else None."""
+        self.uplink_active.depart(end, len(jobs))
+        if idle_from is not None:
+            self.uplink_busy(idle_from, end)
         w0, w1, air = self.w0, self.w1, self._fluid_airtime_s
         for job in jobs:
             start = job.t_ul_start

@@ -145,16 +145,17 @@ class EqualShareUplink:
         pop = heapq.heappop
         while heap and now + (heap[0][0] - v) * scale <= now:
             finished += pop(heap)[2]
+        if not finished:  # early: arrivals since the timer was armed slowed the head down
+            self._arm(now)
+            return
         for job in finished:
             job.t_ul_end = now
         self._n -= len(finished)
-        rec = self.recorder
-        rec.uplink_active.depart(now, len(finished))
-        if not heap:
-            rec.uplink_busy(self._busy_since, now)
-        else:
+        if heap:
             self._arm(now)
-        rec.uplink_airtime(finished, now)
+            self.recorder.uplink_finished(finished, now, None)
+        else:
+            self.recorder.uplink_finished(finished, now, self._busy_since)
         self.deliver(finished)
 
     def rates_changed(self) -> None:
