@@ -282,6 +282,11 @@ def _flat(d: dict, prefix: str = "") -> dict:
         {"policy": {"kind": "uhlm", "threshold": 0.05}, "devices": {"tokens_per_request": 7}},
         {"policy": {"kind": "cuhlm", "threshold": 0.2}, "uplink": {"scheduler": "round_robin"}},
         {"policy": {"kind": "hlm"}, "server": {"discipline": "priority_uncertainty"}},
+        {
+            "policy": {"kind": "ihlm", "threshold": 0.3, "importance_source": "synthetic"},
+            "devices": {"think_time_s": 0.2, "think_time_dist": "exponential"},
+            "channel": {"model": "pathloss", "fading": "rayleigh"},
+        },
     ],
 )
 def test_block_booking_equals_exact_per_token_booking(trace, sections):
