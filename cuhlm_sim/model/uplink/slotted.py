@@ -31,7 +31,7 @@ def greedy_fill(order: np.ndarray, need: np.ndarray, n_rb: int) -> np.ndarray:
     """Give each device, in ``order``, the RBs it needs while RBs remain. int [m]."""
     need_o = need[order]
     before = np.cumsum(need_o) - need_o
-    give_o = np.clip(n_rb - before, 0, need_o)
+    give_o = np.minimum(np.maximum(n_rb - before, 0), need_o)
     rbs = np.empty_like(need)
     rbs[order] = give_o
     return rbs
@@ -210,12 +210,17 @@ class SlottedUplink:
                 if start > env.now:
                     yield env.timeout(start - env.now)
             queues, remaining = self._queues, self._remaining
-            devs = np.fromiter(queues.keys(), dtype=np.int64, count=len(queues))
+            m = len(remaining)  # remaining and queues share keys and their order
+            devs = np.fromiter(remaining.keys(), dtype=np.int64, count=m)
             eta = self.eta[devs]
             rb_bits = rb_bits_per_eta * eta  # [m] bits per RB this slot
-            rem = np.fromiter((remaining[d] for d in devs.tolist()), float, devs.size)
-            with np.errstate(divide="ignore"):
-                need = np.where(rb_bits > 0, np.ceil(rem / rb_bits - 1e-9), 0).astype(np.int64)
+            rem = np.fromiter(remaining.values(), dtype=np.float64, count=m)
+            can = rb_bits > 0  # eta = 0 (out of CQI range): needs nothing it could get
+            if can.all():
+                need = np.ceil(rem / rb_bits - 1e-9).astype(np.int64)
+            else:
+                need = np.zeros(m, dtype=np.int64)
+                need[can] = np.ceil(rem[can] / rb_bits[can] - 1e-9)
             rbs = self.scheduler.allocate(self.slot, devs, need, eta, self.n_rb)
             sent = np.minimum(rbs * rb_bits, rem)
             self.scheduler.served(self.slot, devs, sent)
@@ -228,13 +233,14 @@ class SlottedUplink:
             if served.size:
                 rec.uplink_busy(t_start, t_end)
                 rec.uplink_slot(t_start, devs[served], rbs[served], sent[served], slot_s)
+            devs_l, sent_l = devs.tolist(), sent.tolist()
             for i in served.tolist():
-                d = int(devs[i])
+                d = devs_l[i]
                 q = queues[d]
                 job = q[0]
                 if job.t_ul_start < 0:
                     job.t_ul_start = t_start
-                left = remaining[d] - sent[i]
+                left = remaining[d] - sent_l[i]
                 if left > 1e-9 * job.bits:
                     remaining[d] = left
                     continue
