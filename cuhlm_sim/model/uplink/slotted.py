@@ -29,6 +29,8 @@ from cuhlm_sim.model.params import UplinkParams
 
 def greedy_fill(order: np.ndarray, need: np.ndarray, n_rb: int) -> np.ndarray:
     """Give each device, in ``order``, the RBs it needs while RBs remain. int [m]."""
+    if need.sum() <= n_rb:  # enough for everyone: the order does not matter
+        return need.copy()
     need_o = need[order]
     before = np.cumsum(need_o) - need_o
     give_o = np.minimum(np.maximum(n_rb - before, 0), need_o)
