@@ -210,11 +210,19 @@ def bench(
         int | None,
         typer.Option(min=1, help="Timed runs per case, best kept (default 3; 1 for big cases)."),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="An earlier results JSON: add our speed now / then for each case."),
+    ] = None,
 ) -> None:
     """Speed benchmark: simulated tokens per wall second, peak RSS, ratio to a naive model."""
-    from cuhlm_sim.experiments.bench import run_bench, write_bench
+    from cuhlm_sim.experiments.bench import compare_bench, load_bench, run_bench, write_bench
 
+    before = load_bench(baseline) if baseline is not None else None  # fail before running
     result = run_bench(quick=quick, only=only, repeat=repeat)
+    change = compare_bench(result, before) if before is not None else {}
+    if before is not None:
+        result["baseline"] = {"file": str(baseline), "ratios": change}
     table = Table(title="cuhlm bench")
     for col in (
         "case",
@@ -225,6 +233,7 @@ def bench(
         "peak RSS [MB]",
         "naive tokens/s",
         "speed-up",
+        *(["vs baseline"] if before is not None else []),
     ):
         table.add_column(col, justify="right")
     for row in result["cases"]:
@@ -238,6 +247,7 @@ def bench(
             f"{o['peak_rss_mb']:.0f}",
             f"{nv['tokens_per_s']:,.0f}" if nv else "–",
             f"{row['speedup_vs_naive']:.2f}x" if nv else "–",
+            *([f"{change[row['case']]:.2f}x" if row["case"] in change else "–"] if before else []),
         )
     console.print(table)
     write_bench(result, out)

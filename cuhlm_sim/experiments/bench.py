@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cuhlm_sim import __version__
+from cuhlm_sim.errors import CuhlmError
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,40 @@ def run_bench(
         "created_unix": time.time(),
         "cases": results,
     }
+
+
+def load_bench(path: Path) -> dict[str, Any]:
+    """A results file written by :func:`write_bench` (for comparing commits)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CuhlmError(f"{path}: no such bench results file") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CuhlmError(f"{path}: not a bench results file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise CuhlmError(f"{path}: not a bench results file (no `cases` list)")
+    return data
+
+
+def compare_bench(result: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float]:
+    """Case name -> our tokens per second now / in ``baseline``, for the cases both ran.
+
+    Ratios of the speed-up over the naive model are less noisy across machines; they are
+    returned for the cases with a naive run under ``<case>:vs_naive``.
+    """
+    before = {c["case"]: c for c in baseline["cases"] if isinstance(c, dict) and "case" in c}
+    out: dict[str, float] = {}
+    for row in result["cases"]:
+        old = before.get(row["case"])
+        if old is None:
+            continue
+        try:
+            out[row["case"]] = row["ours"]["tokens_per_s"] / old["ours"]["tokens_per_s"]
+            if "speedup_vs_naive" in row and "speedup_vs_naive" in old:
+                out[f"{row['case']}:vs_naive"] = row["speedup_vs_naive"] / old["speedup_vs_naive"]
+        except (KeyError, TypeError, ZeroDivisionError):
+            continue
+    return out
 
 
 def write_bench(result: dict[str, Any], path: Path) -> None:
