@@ -80,6 +80,8 @@ class Device:
         Where transmitted drafts go (the uplink, or the GPU directly for LLM-only).
     timers : DraftTimers
         The cell's shared draft-completion timers (closed-loop hybrid devices use them).
+    trace_sums : (float64 [num_rows + 1], float64 [num_rows + 1])
+        :func:`trace_prefix_sums` of the trace, computed once for all devices.
     """
 
     # Slots: the per-token paths read a dozen attributes; slot reads are the cheapest.
@@ -89,7 +91,7 @@ class Device:
         "_block_start",
         "_block_tx",
         "_cum",
-        "_exact_runs",
+        "_exact",
         "_gaps",
         "_j",
         "_job",
@@ -138,8 +140,9 @@ class Device:
         seed: int,
         start_delay_s: float = 0.0,
         priority_key: np.ndarray | None = None,
-        timers: DraftTimers | None = None,
-        trace_sums: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
+        timers: DraftTimers,
+        trace_sums: tuple[np.ndarray, np.ndarray],
     ) -> None:
         self.env = env
         self.index = index
@@ -156,8 +159,9 @@ class Device:
         self._tau = params.token_time_s  # device time per drafted token [s], read per token
         self.start_delay_s = start_delay_s
         self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
-        # Book skips per block unless every token is logged (the log needs each run's rows).
-        self._exact_runs = recorder.log_tokens
+        # Book every token as it happens when every token is logged (the log needs each
+        # one); otherwise book per block and take back what falls outside the window.
+        self._exact = recorder.log_tokens
         self._w0, self._w1 = recorder.w0, recorder.w1
         self._sent_pos = array("q")  # no block yet
         self._j = 0
@@ -166,9 +170,9 @@ class Device:
         self._job = job = Job(index, 0, 0.0)
         job.on_done = self._on_committed
         job.slm_s = self._tau
-        job.prebooked = not self._exact_runs
-        self._timers = timers if timers is not None else DraftTimers(env, submit)
-        self._trace_sums = trace_sums if trace_sums is not None else trace_prefix_sums(trace)
+        job.prebooked = not self._exact
+        self._timers = timers
+        self._trace_sums = trace_sums
         self._cum = None
 
     # Streams are made on first use: a Generator costs ~10 µs to create, and most devices
@@ -217,24 +221,26 @@ class Device:
         pi = np.concatenate(([0.0], np.cumsum(np.where(skip, self.trace.accept_prob[rows], 0.0))))
         return acc, pi
 
+    def _rows_from(self, start: int, size: int) -> np.ndarray:
+        """``size`` trace rows from ``start``, wrapping around the end of the trace."""
+        n = self.trace.num_rows
+        if start + size <= n:
+            return np.arange(start, start + size)
+        return (start + np.arange(size)) % n
+
     def _block(self, size: int) -> np.ndarray:
-        """The next ``size`` trace rows (cyclic), advancing the cursor."""
-        n, c = self.trace.num_rows, self.cursor
-        rows = np.arange(c, c + size) if c + size <= n else (c + np.arange(size)) % n
-        self.cursor = (c + size) % n
+        """The next ``size`` trace rows, advancing the cursor."""
+        rows = self._rows_from(self.cursor, size)
+        self.cursor = (self.cursor + size) % self.trace.num_rows
         return rows
 
     def _block_cums(self) -> tuple[np.ndarray, np.ndarray]:
         """The block's skip prefix sums, made on first use: only runs at the window edges, the
         end of the run and the per-token log read them."""
         if self._cum is None:
-            rows = self._block_rows()
+            rows = self._rows_from(self._block_start, self._size)
             self._cum = self._prefix_sums(rows, self._block_tx)
         return self._cum
-
-    def _block_rows(self) -> np.ndarray:
-        n = self.trace.num_rows
-        return (self._block_start + np.arange(self._size)) % n
 
     # -- hybrid devices (SLM drafts, some drafts verified) ---------------------------------
     # Skipped tokens and the wait for a verification are chained with callbacks on
@@ -258,9 +264,9 @@ class Device:
         n_sent = sent_pos.size
         self._block_tx = tx
         self._cum = None
-        self._rows = rows if self._exact_runs else None
+        self._rows = rows if self._exact else None
         self._size = size
-        if not self._exact_runs:
+        if not self._exact:
             # Skip sums = the whole block's (O(1) from the trace's prefix sums) minus the
             # transmitted rows'.
             acc, pi = cyclic_range_sums(self._trace_sums, self._block_start, size)
@@ -284,21 +290,13 @@ class Device:
         gaps = sent_pos.copy()
         gaps[1:] -= sent_pos[:-1] + 1
         self._gaps = _i64(gaps)
-        bits = policy.payload_bits(sent_rows)
-        accepted = policy.accepted(sent_rows)
-        ks = policy.truncation_k(sent_rows)
-        self._bits = _f64(bits)
-        # Read per token only by the per-token log; otherwise only to take bookings back.
-        self._sent_rows, self._accepted, self._ks = sent_rows, accepted, ks
-        if not self._exact_runs:
-            self.recorder.sent_block(
-                self.index,
-                n_sent,
-                int(n_sent - np.count_nonzero(accepted)),
-                int(ks.sum()),
-                float(bits.sum()),
-                int(np.count_nonzero(bits > 0)),
-            )
+        self._bits = _f64(policy.payload_bits(sent_rows))
+        # Read per token only by the per-token log; otherwise only by the block bookings.
+        self._sent_rows = sent_rows
+        self._accepted = policy.accepted(sent_rows)
+        self._ks = policy.truncation_k(sent_rows)
+        if not self._exact:
+            self._book_sent(0, n_sent, 1)
         if self.priority_key is not None:
             self._prio = _f64(self.priority_key[sent_rows])
         self._to_draft(0, self.env.now)
@@ -313,13 +311,13 @@ class Device:
         if m:
             t0 = now + pending
             # Inline the common case of _skip: a run inside the window costs nothing.
-            if self._exact_runs or t0 < self._w0 or t0 + m * tau > self._w1:
+            if self._exact or t0 < self._w0 or t0 + m * tau > self._w1:
                 self._skip(m, self._sent_pos[j] - m, t0)
         self._pending = 0.0
         delay = pending + (m + 1) * tau
         job = self._job
         job.bits = self._bits[j]
-        if self._exact_runs:  # else these were booked with the block
+        if self._exact:  # else these were booked with the block
             job.row = int(self._sent_rows[j])
             job.accepted = bool(self._accepted[j])
             job.k = int(self._ks[j])
@@ -331,7 +329,7 @@ class Device:
     def _on_committed(self, job: Job, now: float) -> None:
         j = self._j
         if job.prebooked and not self._w0 <= job.t_commit <= self._w1:
-            self._unbook_sent(j, j + 1)  # booked with the block, committed outside the window
+            self._book_sent(j, j + 1, -1)  # booked with the block, committed outside the window
         j += 1
         self._j = j
         if j < self._n_sent:
@@ -364,47 +362,46 @@ class Device:
         otherwise the recorder clips it exactly and the block booking is taken back.
         """
         tau = self._tau
-        if not self._exact_runs and t0 >= self._w0 and t0 + m * tau <= self._w1:
+        if not self._exact and t0 >= self._w0 and t0 + m * tau <= self._w1:
             return
-        rec = self.recorder
         acc, pi = self._block_cums()
-        rec.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
-        if not self._exact_runs:
-            end = pos + m
-            rec.skipped_block(
-                self.index, -m, float(acc[pos] - acc[end]), float(pi[pos] - pi[end]), tau
-            )
+        self.recorder.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
+        if not self._exact:
+            self._unbook_skips(pos, pos + m, m)
 
-    def _unbook_sent(self, lo: int, hi: int) -> None:
-        """Take back the block booking of transmitted tokens lo..hi-1 of the block."""
+    def _book_sent(self, lo: int, hi: int, sign: int) -> None:
+        """Book (sign 1) or take back (sign -1) what is known in advance of the block's
+        transmitted tokens lo..hi-1: count, rejections, truncation sizes, payload bits."""
         bits = np.frombuffer(self._bits, dtype=np.float64)[lo:hi]
+        n = hi - lo
         self.recorder.sent_block(
             self.index,
-            lo - hi,
-            -(hi - lo - int(np.count_nonzero(self._accepted[lo:hi]))),
-            -int(self._ks[lo:hi].sum()),
-            -float(bits.sum()),
-            -int(np.count_nonzero(bits > 0)),
+            sign * n,
+            sign * (n - int(np.count_nonzero(self._accepted[lo:hi]))),
+            sign * int(self._ks[lo:hi].sum()),
+            sign * float(bits.sum()),
+            sign * int(np.count_nonzero(bits > 0)),
+        )
+
+    def _unbook_skips(self, lo: int, hi: int, count: int) -> None:
+        """Take back the block booking of the ``count`` skipped tokens at block positions
+        lo..hi-1 (transmitted positions in the range add nothing to the skip sums)."""
+        acc, pi = self._block_cums()
+        self.recorder.skipped_block(
+            self.index, -count, float(acc[lo] - acc[hi]), float(pi[lo] - pi[hi]), self._tau
         )
 
     def close(self) -> None:
         """Take back the block bookings this device never reached when the run ends: its
         in-flight transmission and everything after it in the block."""
         j, sent = self._j, self._sent_pos
-        if self._exact_runs or j >= len(sent):
+        if self._exact or j >= len(sent):
             return
-        self._unbook_sent(j, len(sent))
+        self._book_sent(j, len(sent), -1)
         s, size = sent[j], self._size
-        n = (size - s - 1) - (len(sent) - j - 1)
+        n = (size - s - 1) - (len(sent) - j - 1)  # skipped positions after the in-flight one
         if n:
-            acc, pi = self._block_cums()
-            self.recorder.skipped_block(
-                self.index,
-                -n,
-                float(acc[s + 1] - acc[size]),
-                float(pi[s + 1] - pi[size]),
-                self._tau,
-            )
+            self._unbook_skips(s + 1, size, n)
 
     # -- LLM-only devices (the base station generates every token) ------------------------
     def _llm_request(self) -> None:
