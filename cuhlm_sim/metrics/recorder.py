@@ -1,7 +1,10 @@
 """Streaming collection of what happens inside the measurement window [warmup, end].
 
-The model calls the recorder; the recorder never calls the model. Skipped runs arrive as whole
-runs (count, first commit time, spacing), so recording them costs O(1), not O(run length).
+The model calls the recorder; the recorder never calls the model. Devices book whole blocks of
+tokens at once (:meth:`Recorder.skipped_block`, :meth:`Recorder.sent_block`) and take back
+what commits outside the window; a skip run that crosses a window edge comes as a whole run
+(count, first commit time, spacing), so it costs O(1), not O(run length). The times of a
+verified token are booked when its GPU batch commits (:meth:`Recorder.sent`).
 Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters per
 device plus two bounded samples (verified-token latency, GPU wait) for quantiles.
 """
@@ -152,15 +155,14 @@ class Recorder:
             lo = max(0, math.ceil((self.w0 - t_run_start) / token_s - 1.0 - 1e-9))
             hi = min(count - 1, math.floor((self.w1 - t_run_start) / token_s - 1.0 + 1e-9))
         if hi >= lo:
-            m = hi - lo + 1
-            self.n_skipped += m
-            self._device_tokens[device] += m
-            self.skip_accepted += float(cum_accepted[pos + hi + 1] - cum_accepted[pos + lo])
-            self.skip_accept_prob += float(
-                cum_accept_prob[pos + hi + 1] - cum_accept_prob[pos + lo]
+            a, b = pos + lo, pos + hi + 1
+            self.skipped_block(
+                device,
+                hi - lo + 1,
+                float(cum_accepted[b] - cum_accepted[a]),
+                float(cum_accept_prob[b] - cum_accept_prob[a]),
+                token_s,
             )
-            lat = self.skip_latency
-            lat[token_s] = lat.get(token_s, 0) + m
         if self.log_tokens and rows is not None:
             commit = t_run_start + token_s * np.arange(1, count + 1)
             keep = commit <= self.w1
