@@ -32,11 +32,6 @@ def weighted_quantiles(
     return [float(x) for x in v[np.minimum(idx, v.size - 1)]]
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
-    """One inverted-CDF quantile (see :func:`weighted_quantiles`)."""
-    return weighted_quantiles(values, weights, [q])[0]
-
-
 def jain_index(x: np.ndarray) -> float | None:
     """Jain's fairness index (Σx)² / (n Σx²): 1 = perfectly fair, 1/n = one device gets all."""
     x = np.asarray(x, dtype=np.float64)

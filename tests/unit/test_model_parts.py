@@ -10,7 +10,7 @@ import pytest
 import simpy
 
 from cuhlm_sim.config.schema import PolicyKind
-from cuhlm_sim.metrics.compute import jain_index, weighted_quantile
+from cuhlm_sim.metrics.compute import jain_index, weighted_quantiles
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import PayloadParams, ServerParams
@@ -64,9 +64,9 @@ def test_shannon_spectral_efficiency():
 
 def test_weighted_quantile_and_jain():
     v = np.array([1.0, 2.0, 3.0])
-    assert weighted_quantile(v, np.array([1.0, 1.0, 98.0]), 0.95) == 3.0
-    assert weighted_quantile(v, np.array([94.0, 2.0, 4.0]), 0.95) == 2.0
-    assert weighted_quantile(np.array([]), np.array([]), 0.5) is None
+    assert weighted_quantiles(v, np.array([1.0, 1.0, 98.0]), [0.95]) == [3.0]
+    assert weighted_quantiles(v, np.array([94.0, 2.0, 4.0]), [0.95]) == [2.0]
+    assert weighted_quantiles(np.array([]), np.array([]), [0.5]) == [None]
     assert jain_index(np.array([5, 5, 5, 5])) == pytest.approx(1.0)
     assert jain_index(np.array([8, 0, 0, 0])) == pytest.approx(0.25)
 
