@@ -151,8 +151,7 @@ class GpuServer:
 
     def _on_gpu_free_and_commit(self, timer: Timeout) -> None:
         # The order of two events at one instant: GPU free first, then the commit.
-        self._idle += 1
-        self._dispatch()
+        self._on_gpu_free(timer)
         self._commit(timer.batch, timer)
 
     def _on_wait_timer(self, _event: simpy.Event) -> None:
