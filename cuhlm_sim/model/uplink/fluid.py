@@ -76,13 +76,11 @@ class EqualShareUplink:
     def submit(self, jobs: list[Job]) -> None:
         """Start payloads that arrive together (one call per group, not per job)."""
         now = self.env.now
+        self._advance(now)
         heap = self._heap
-        if heap:  # _advance(now), inlined: this runs once per arriving group
-            self._v += (now - self._t) * self.bandwidth_hz / self._n
-        else:
+        if not heap:
             self._busy_since = now
             self._v = 0.0
-        self._t = now
         seq = first_seq = self._seq + 1
         etas, v, push = self._eta, self._v, heapq.heappush
         empty = None
@@ -134,8 +132,7 @@ class EqualShareUplink:
             return  # superseded by an earlier timer
         now = self.env.now
         self._timer_at = math.inf
-        self._v += (now - self._t) * self.bandwidth_hz / self._n  # _advance(now), inlined
-        self._t = now
+        self._advance(now)
         heap = self._heap
         # Done = remaining time below the clock's float resolution (else the timer would
         # re-fire at the same instant forever).
