@@ -114,15 +114,20 @@ def _best_of(repeat: int, fn):
     return out, best
 
 
-def _run_case(case: BenchCase, repeat: int, queue: mp.Queue) -> None:
+def _load_case(case: BenchCase):
+    """(scenario with the case's skip threshold, its trace, the threshold)."""
     from cuhlm_sim.config.build import load_scenario_trace
     from cuhlm_sim.config.schema import Scenario
+
+    trace = load_scenario_trace(Scenario.model_validate(_scenario_dict(case, 0.0)))
+    th = _threshold(trace, case.skip_target)
+    return Scenario.model_validate(_scenario_dict(case, th)), trace, th
+
+
+def _run_case(case: BenchCase, repeat: int, queue: mp.Queue) -> None:
     from cuhlm_sim.runner import run_scenario
 
-    scn = Scenario.model_validate(_scenario_dict(case, 0.0))
-    trace = load_scenario_trace(scn)
-    th = _threshold(trace, case.skip_target)
-    scn = Scenario.model_validate(_scenario_dict(case, th))
+    scn, trace, th = _load_case(case)
     out, wall = _best_of(repeat, lambda: run_scenario(scn, trace=trace))
     s = out.summary
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -148,13 +153,10 @@ def _run_case(case: BenchCase, repeat: int, queue: mp.Queue) -> None:
 def _run_naive(case: BenchCase, tokens_per_device: int, repeat: int, queue: mp.Queue) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from benchmarks.naive import run_naive
-    from cuhlm_sim.config.build import load_scenario_trace
-    from cuhlm_sim.config.schema import Scenario
 
-    scn = Scenario.model_validate(_scenario_dict(case, 0.0))
-    trace = load_scenario_trace(scn)
-    # HLM transmits every token: a threshold below every u.
-    th = _threshold(trace, case.skip_target) if case.policy != "hlm" else -1.0
+    scn, trace, th = _load_case(case)
+    if case.policy == "hlm":
+        th = -1.0  # HLM transmits every token: a threshold below every u
     res, wall = _best_of(
         repeat,
         lambda: run_naive(
