@@ -57,8 +57,10 @@ class EqualShareUplink:
         self._eta = spectral_efficiency.tolist()  # the same as floats: cheap per payload
         self.deliver = deliver
         self.recorder = recorder
-        # (V_finish, seq, jobs, eta): jobs with one finish tag and one spectral efficiency
-        self._heap: list[tuple[float, int, list[Job], float]] = []
+        # (V_finish, seq, jobs, eta, bits): jobs with one finish tag and one spectral
+        # efficiency; bits = what each had left when the entry was made (its tag is inf
+        # while eta = 0, so this is all that remembers a stalled payload's progress)
+        self._heap: list[tuple[float, int, list[Job], float, float]] = []
         self._n = 0  # payloads on the air, N(t)
         self._v = 0.0  # virtual clock [Hz s], reset when the link goes idle
         self._t = 0.0  # simulation time of the last virtual-clock update
@@ -102,7 +104,7 @@ class EqualShareUplink:
                 entry.append(job)  # same finish tag as the previous payload
                 continue
             last_bits, last_eta, entry = bits, eta, [job]
-            push(heap, (v + bits / eta if eta > 0 else math.inf, seq, entry, eta))
+            push(heap, (v + bits / eta if eta > 0 else math.inf, seq, entry, eta, bits))
             seq += 1
         self._seq = seq - 1
         self._n += n
@@ -164,13 +166,14 @@ class EqualShareUplink:
         self._advance(now)
         v, eta_now = self._v, self._eta
         heap = []
-        for v_fin, _seq, jobs, eta in sorted(self._heap):
+        for v_fin, _seq, jobs, eta, bits in sorted(self._heap):
+            # A payload stalled at rate 0 (outage) keeps what it had left, not its whole size.
+            left_bits = (v_fin - v) * eta if eta > 0 else bits
             for job in jobs:  # the devices of one entry may now differ in rate: one entry each
-                left_bits = (v_fin - v) * eta if v_fin != math.inf else job.bits
                 new_eta = eta_now[job.device]
                 new_fin = v + left_bits / new_eta if new_eta > 0 else math.inf
                 self._seq += 1  # unique: ties never compare the job lists
-                heap.append((new_fin, self._seq, [job], new_eta))
+                heap.append((new_fin, self._seq, [job], new_eta, left_bits))
         heapq.heapify(heap)
         self._heap = heap
         self._arm(now)
