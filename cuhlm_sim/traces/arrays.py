@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from cuhlm_sim.traces.grid import at_or_below
+
 
 @dataclass(frozen=True, slots=True)
 class TraceArrays:
@@ -19,7 +21,7 @@ class TraceArrays:
     Parameters
     ----------
     uncertainty : float64 [num_rows]
-        SLM uncertainty u in [0, 1].
+        SLM uncertainty u in [0, 1], exactly k/K in float64 when the trace is on the grid.
     accepted : bool [num_rows]
         Whether the LLM accepted the full-vocabulary draft (``u_accept < accept_prob``).
     accept_prob : float64 [num_rows]
@@ -35,8 +37,16 @@ class TraceArrays:
         Truncation sizes k of the per-k columns (empty if the trace has none).
     topk_accept_prob, topk_mass, topk_l1 : float64 [num_rows, G] or None
         Acceptance probability, kept mass and L1 distortion under top-k truncation.
+    topk_tv_out : float64 [num_rows, G] or None
+        TV distance between the output token's law under top-k truncation and q.
     importance : float64 [num_rows] or None
         Optional attention importance of the draft position.
+    u_count : int64 [num_rows] or None
+        Draws (of K) that differ from the draft: the grid form of ``uncertainty``; None when
+        the trace's u is continuous. Skip decisions compare these counts
+        (:mod:`cuhlm_sim.traces.grid`).
+    u_draws : int or None
+        K, the number of tempered draws behind ``u_count``.
     kind : int8 [num_rows]
         Index into ``kind_names``.
     vocab_size : int
@@ -57,7 +67,10 @@ class TraceArrays:
     topk_accept_prob: np.ndarray | None = None
     topk_mass: np.ndarray | None = None
     topk_l1: np.ndarray | None = None
+    topk_tv_out: np.ndarray | None = None
     importance: np.ndarray | None = None
+    u_count: np.ndarray | None = None
+    u_draws: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     files: tuple[tuple[str, str], ...] = ()  # (path, sha256) of each file read
 
@@ -74,9 +87,14 @@ class TraceArrays:
             raise KeyError(k)
         return int(hits[0])
 
+    def at_or_below(self, threshold: float) -> np.ndarray:
+        """bool [num_rows]: u <= threshold, decided on the integer u_count grid when the trace
+        has one (the only comparison every policy and statistic uses)."""
+        return at_or_below(self.uncertainty, self.u_count, self.u_draws, threshold)
+
     def skip_fraction(self, threshold: float) -> float:
         """Share of rows with u <= threshold: U-HLM's skip rate on this trace."""
-        return float(np.mean(self.uncertainty <= threshold))
+        return float(np.mean(self.at_or_below(threshold)))
 
     def select(self, mask: np.ndarray) -> TraceArrays:
         """A trace holding only the rows where ``mask`` is true (e.g. one prompt kind)."""
@@ -99,7 +117,10 @@ class TraceArrays:
             topk_accept_prob=sub(self.topk_accept_prob),
             topk_mass=sub(self.topk_mass),
             topk_l1=sub(self.topk_l1),
+            topk_tv_out=sub(self.topk_tv_out),
             importance=sub(self.importance),
+            u_count=sub(self.u_count),
+            u_draws=self.u_draws,
             metadata=self.metadata,
             files=self.files,
         )

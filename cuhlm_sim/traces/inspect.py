@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cuhlm_sim.errors import TraceError
+from cuhlm_sim.traces.grid import draws_from_meta, grid_uncertainty
 from cuhlm_sim.traces.schema import METADATA_KEY, REQUIRED_COLUMNS
 
 #: Quantiles of u reported by :func:`summarize`.
@@ -52,6 +53,13 @@ def read_trace(path: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.n
     for c in ("seq_id", "prompt_id", "kind"):
         if c in df and isinstance(df[c].dtype, pd.CategoricalDtype):
             df[c] = df[c].astype(str)
+    # u exactly k/K in float64 (float32 k/K misplaces rows at grid thresholds).
+    df["uncertainty"], _ = grid_uncertainty(
+        df["uncertainty"].to_numpy(),
+        df["u_count"].to_numpy() if "u_count" in df else None,
+        draws_from_meta(meta),
+        str(path),
+    )
     return df, meta, lists
 
 

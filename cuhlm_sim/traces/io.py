@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from cuhlm_sim.errors import TraceError
 from cuhlm_sim.traces.arrays import TraceArrays
+from cuhlm_sim.traces.grid import draws_from_meta, grid_uncertainty
 from cuhlm_sim.traces.schema import DEFAULT_K_GRID, KINDS, METADATA_KEY, REQUIRED_COLUMNS
 
 #: |V| of the Qwen2.5 tokenizer, used when a trace's metadata does not say.
@@ -145,6 +146,13 @@ def arrays_from_table(
     uncertainty = col("uncertainty")
     if np.any(~np.isfinite(uncertainty)) or uncertainty.min() < 0 or uncertainty.max() > 1:
         raise TraceError(f"trace.path: {path}: column uncertainty must lie in [0, 1]")
+    draws = draws_from_meta(meta)
+    uncertainty, u_count = grid_uncertainty(
+        uncertainty,
+        col("u_count", np.int64) if "u_count" in table.column_names else None,
+        draws,
+        path,
+    )
     accepted = col("accepted", bool)
     accept_prob = np.clip(col("accept_prob"), 0.0, 1.0)
     if "u_accept" in table.column_names:
@@ -160,6 +168,7 @@ def arrays_from_table(
     topk_accept = _list_column(table, "topk_accept_prob", width)
     topk_mass = _list_column(table, "topk_mass", width)
     topk_l1 = _list_column(table, "topk_l1", width)
+    topk_tv_out = _list_column(table, "topk_tv_out", width)
     vocab = int(meta.get("vocab_size", DEFAULT_VOCAB_SIZE))
     p_draft = col("p_draft")
     if topk_accept is None and topk_mass is not None and "draft_rank" in table.column_names:
@@ -181,7 +190,10 @@ def arrays_from_table(
         topk_accept_prob=topk_accept,
         topk_mass=topk_mass,
         topk_l1=topk_l1,
+        topk_tv_out=topk_tv_out,
         importance=col("importance") if "importance" in table.column_names else None,
+        u_count=u_count,
+        u_draws=draws if u_count is not None else None,
         metadata=meta,
         files=files,
     )

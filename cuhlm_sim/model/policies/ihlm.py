@@ -40,12 +40,14 @@ class IhlmPolicy(Policy):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.importance = importance_scores(self.trace, self.params)
-
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        u = self.trace.uncertainty[rows]
-        imp = self.importance[rows]
-        p = self.params
+        p, u, imp = self.params, self.trace.uncertainty, self.importance
         if p.importance_rule == "weighted":
             w = p.importance_weight
-            return (1.0 - w) * u + w * imp > p.threshold
-        return (u > p.threshold) & (imp >= p.importance_threshold)
+            self._transmit = (1.0 - w) * u + w * imp > p.threshold
+        else:  # u > u_th on the u_count grid, as U-HLM decides it
+            self._transmit = ~self.trace.at_or_below(p.threshold) & (
+                imp >= p.importance_threshold
+            )
+
+    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        return self._transmit[rows]

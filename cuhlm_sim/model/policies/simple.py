@@ -43,12 +43,17 @@ class LlmOnlyPolicy(Policy):
 
 
 class UhlmPolicy(Policy):
-    """U-HLM: skip the uplink and the LLM when the SLM's uncertainty u <= u_th."""
+    """U-HLM: skip the uplink and the LLM when the SLM's uncertainty u <= u_th (decided once
+    per trace row on the u_count grid, :meth:`TraceArrays.at_or_below`)."""
 
     uses_rng = False
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._transmit = ~self.trace.at_or_below(self.params.threshold)
+
     def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        return self.trace.uncertainty[rows] > self.params.threshold
+        return self._transmit[rows]
 
 
 class RandomSkipPolicy(Policy):
