@@ -12,6 +12,33 @@ from typing import Any
 import numpy as np
 
 
+def draw_inverse_cdf(cdf: Any, u: Any) -> Any:
+    """Inverse-CDF draw(s); cdf [..., V] unnormalised (any float dtype), u [...] in [0, 1)."""
+    import torch
+
+    x = (u * cdf[..., -1]).unsqueeze(-1)
+    return torch.searchsorted(cdf, x, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
+
+
+def uncertainty_count(
+    z_draft32: Any, d: int, theta_unif: Any, draw_unif: Any, theta_max: float
+) -> int:
+    """U-HLM uncertainty as a count (``hlm-theory.md`` §3): how many of K draws differ from d.
+
+    Draw j comes from softmax(z/θ_j), θ_j = θ_max·(1 − U_j) ∈ (0, θ_max], by inverse CDF with
+    the uniform ``draw_unif[j]``; ``theta_unif`` and ``draw_unif`` are float64 tensors [K]. u =
+    count / K. Shared by the trace generator and the closed-loop accuracy run so that a
+    threshold means the same thing in both.
+    """
+    import torch
+
+    theta = theta_max * (1.0 - theta_unif)
+    inv = (1.0 / theta).to(torch.float32).unsqueeze(1)  # [K,1]
+    cdf_k = torch.cumsum(torch.softmax(z_draft32.unsqueeze(0) * inv, -1), -1)  # [K,V]
+    draws = draw_inverse_cdf(cdf_k, draw_unif.to(torch.float32))
+    return int((draws != d).sum())
+
+
 class PositionStats:
     """Per-position statistics from draft and target logits (torch, float64).
 
@@ -38,9 +65,7 @@ class PositionStats:
 
     def _draw(self, cdf: Any, u: Any) -> Any:
         """Inverse-CDF draw(s); cdf [..., V] unnormalised, u [...] in [0, 1)."""
-        torch = self.torch
-        x = (u * cdf[..., -1]).unsqueeze(-1)
-        return torch.searchsorted(cdf, x, right=True).squeeze(-1).clamp(max=self.V - 1)
+        return draw_inverse_cdf(cdf, u)
 
     def _tv_out(self, p: Any, q: Any, ps: Any, order: Any, c: Any, kk: Any, full: Any) -> Any:
         """TV(P_k, q) per k, in sorted order and float32 (the [G, V] block dominates the cost).
@@ -79,13 +104,8 @@ class PositionStats:
         rank[order] = self.pos
         d_rank = int(rank[d]) + 1
 
-        # Uncertainty: K draws from softmax(z/θ_j), θ_j = θ_max·(1 − U) ∈ (0, θ_max].
         zd32 = z_draft.to(torch.float32)
-        theta = self.theta_max * (1.0 - u[1 : 1 + K])
-        inv = (1.0 / theta).to(torch.float32).unsqueeze(1)  # [K,1]
-        cdf_k = torch.cumsum(torch.softmax(zd32.unsqueeze(0) * inv, -1), -1)  # [K,V]
-        draws = self._draw(cdf_k, u[1 + K : 1 + 2 * K].to(torch.float32))
-        u_count = int((draws != d).sum())
+        u_count = uncertainty_count(zd32, d, u[1 : 1 + K], u[1 + K : 1 + 2 * K], self.theta_max)
         # ū = 1 − (1/θ_max)∫ softmax(z/θ)_d dθ by Gauss–Legendre on [0, θ_max].
         zq = zd32.unsqueeze(0) * self.q_inv  # [Q,V]
         sm_d = torch.exp((zq[:, d] - torch.logsumexp(zq, -1)).double())
