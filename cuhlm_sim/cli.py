@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cuhlm_sim import __version__
+from cuhlm_sim.cli_accuracy import register as _register_accuracy
 from cuhlm_sim.cli_experiments import register as _register_experiments
 from cuhlm_sim.cli_traces import app as traces_app
 from cuhlm_sim.errors import CuhlmError
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(traces_app, name="traces")
 _register_experiments(app)
+_register_accuracy(app)
 console = Console()
 err_console = Console(stderr=True)
 
