@@ -49,5 +49,6 @@ clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks
 
 include traces/traces.mk
+include accuracy/accuracy.mk
 include analysis/analysis.mk
 include analysis/validation.mk
