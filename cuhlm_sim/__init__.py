@@ -5,4 +5,6 @@ __version__ = "0.1.0"
 #: Bumped whenever the same scenario and seed give different results (a model change, a new
 #: way of drawing random numbers). Sweep runs stored under another revision are not reused.
 #: 2: trace offsets and start times drawn per component; events shared by coinciding drafts.
-MODEL_REVISION = 2
+#: 3: skip decisions on the u_count grid; one window rule; transmit energy from the uplink's
+#:    power model; a stalled payload keeps its progress; per-(component, device) streams.
+MODEL_REVISION = 3
