@@ -23,7 +23,7 @@ from cuhlm_sim.model.channel.geometry import LargeScaleLoss, drop_annulus
 from cuhlm_sim.model.channel.mobility import RandomWaypoint, StaticMobility
 from cuhlm_sim.model.channel.rate import cqi_se, harq_goodput_se, shannon_se
 from cuhlm_sim.model.params import ChannelParams
-from cuhlm_sim.model.rng import Stream, stream
+from cuhlm_sim.model.rng import Stream, device_streams, stream
 
 
 def device_snr_db(params: ChannelParams, num_devices: int, seed: int) -> np.ndarray:
@@ -76,17 +76,17 @@ def build_channel(
     """The channel of a run; random draws come from per-device streams."""
     if params.model != "pathloss":
         return StaticChannel(device_snr_db(params, num_devices, seed))
+    # Every draw below is per device, from that device's own stream of the component (rng.py):
+    # device i's position, LOS, shadowing, waypoints and fading do not depend on num_devices.
     positions = np.concatenate(
         [
-            drop_annulus(
-                stream(seed, Stream.DROP, i), 1, params.min_distance_m, params.cell_radius_m
-            )
-            for i in range(num_devices)
+            drop_annulus(rng, 1, params.min_distance_m, params.cell_radius_m)
+            for rng in device_streams(seed, Stream.DROP, num_devices)
         ]
     ).reshape(num_devices, 2)  # [num_devices, 2]
     if params.mobility == "random_waypoint":
         mobility = RandomWaypoint(
-            [stream(seed, Stream.MOBILITY, i) for i in range(num_devices)],
+            device_streams(seed, Stream.MOBILITY, num_devices),
             positions,
             radius_m=params.cell_radius_m,
             min_radius_m=params.min_distance_m,
@@ -98,8 +98,7 @@ def build_channel(
     else:
         mobility = StaticMobility(positions)
     large_scale = LargeScaleLoss(
-        stream(seed, Stream.SHADOWING, 0),
-        num_devices,
+        device_streams(seed, Stream.SHADOWING, num_devices),
         params.pathloss_model,
         carrier_ghz=params.carrier_ghz,
         h_bs_m=params.bs_height_m,
@@ -112,7 +111,7 @@ def build_channel(
     fading = None
     if params.fading != "none":
         fading = BlockFading(
-            [stream(seed, Stream.FADING, i) for i in range(num_devices)],
+            device_streams(seed, Stream.FADING, num_devices),
             params.coherence_time_s,
             kind=params.fading,
             k_factor=10 ** (params.rician_k_db / 10),

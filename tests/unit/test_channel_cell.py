@@ -15,12 +15,12 @@ from cuhlm_sim.model.channel import (
     StaticMobility,
     drop_annulus,
 )
-from cuhlm_sim.model.rng import Stream, stream
+from cuhlm_sim.model.rng import Stream, device_streams, stream
 
 
 def _log_distance(n: int) -> LargeScaleLoss:
     return LargeScaleLoss(
-        stream(0, Stream.CHANNEL), n, "log_distance", exponent=3.0, shadowing=False
+        device_streams(0, Stream.SHADOWING, n), "log_distance", exponent=3.0, shadowing=False
     )
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cuhlm_sim.model.channel import geometry, pathloss
-from cuhlm_sim.model.rng import Stream, stream
+from cuhlm_sim.model.rng import Stream, device_streams, stream
 
 FC_TERM_DB = 10.8814  # 20 log10(3.5)
 
@@ -137,7 +137,7 @@ def test_draw_shadowing_and_los_statistics():
 def test_large_scale_loss_matches_pathloss_plus_shadowing():
     rng = stream(7, Stream.CHANNEL)
     pos = geometry.drop_annulus(rng, 2000, 35.0, 500.0)
-    model = geometry.LargeScaleLoss(stream(7, Stream.CHANNEL, 1), 2000, "uma")
+    model = geometry.LargeScaleLoss(device_streams(7, Stream.SHADOWING, 2000), "uma")
     d2d = geometry.distance_2d_m(pos)
     los = model.los(pos)
     loss, shadow = model.components_db(pos)
@@ -152,8 +152,22 @@ def test_large_scale_loss_matches_pathloss_plus_shadowing():
 
 def test_large_scale_log_distance_without_shadowing():
     model = geometry.LargeScaleLoss(
-        stream(0, Stream.CHANNEL), 2, "log_distance", exponent=3.0, shadowing=False
+        device_streams(0, Stream.SHADOWING, 2), "log_distance", exponent=3.0, shadowing=False
     )
     pos = np.array([[100.0, 0.0], [0.0, 10.0]])
     # 43.3291 + 30 log10(100) = 103.3291; 43.3291 + 30 = 73.3291
     np.testing.assert_allclose(model.loss_db(pos), [103.3291, 73.3291], atol=1e-3)
+
+
+def test_large_scale_loss_of_a_device_does_not_depend_on_the_device_count():
+    """LOS state and shadowing of device d come from device d's own stream (issue 11, 5)."""
+    pos = geometry.drop_annulus(stream(3, Stream.CHANNEL), 50, 35.0, 500.0)  # [50, 2]
+    losses = {}
+    for n in (1, 2, 3, 50):
+        model = geometry.LargeScaleLoss(device_streams(3, Stream.SHADOWING, n), "uma")
+        losses[n] = model.components_db(pos[:n])
+    for n in (2, 3, 50):
+        for got, ref in zip(losses[n], losses[1], strict=True):
+            np.testing.assert_array_equal(got[:1], ref)
+    for got, ref in zip(losses[50], losses[3], strict=True):
+        np.testing.assert_array_equal(got[:3], ref)

@@ -109,7 +109,7 @@ class BlockFading:
     Parameters
     ----------
     rngs : sequence of numpy.random.Generator [num_devices]
-        One generator per device (e.g. ``stream(seed, Stream.CHANNEL, d)``); block b of device
+        One generator per device (``device_streams(seed, Stream.FADING, n)``); block b of device
         d is the b-th draw of ``rngs[d]``, so adding a device leaves the others unchanged.
     coherence_s : float or float64 [num_devices]
         Coherence time T_c [s], > 0; inf (static device) keeps block 0 forever.

@@ -6,6 +6,7 @@ Positions are 2-D ground coordinates [m], float64 [num_devices, 2], BS at (0, 0)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -47,18 +48,19 @@ def distance_2d_m(positions_m: np.ndarray) -> np.ndarray:
 class LargeScaleLoss:
     r"""Path loss plus shadowing [dB] of every device as a function of its position.
 
-    Each device keeps one uniform :math:`u_d` and one standard normal :math:`z_d`, drawn once:
-    its LOS state is :math:`u_d < \Pr_{LOS}(d_{2D})` (TR 38.901 Table 7.4.2-1) and its shadowing
-    is :math:`\sigma_{SF}(\mathrm{LOS}_d)\,z_d` (Table 7.4.1-1). A moving device thus changes
+    Each device keeps one uniform :math:`u_d` and one standard normal :math:`z_d`, drawn once
+    from its own generator (so they do not depend on how many other devices exist): its LOS
+    state is :math:`u_d < \Pr_{LOS}(d_{2D})` (TR 38.901 Table 7.4.2-1) and its shadowing is
+    :math:`\sigma_{SF}(\mathrm{LOS}_d)\,z_d` (Table 7.4.1-1). A moving device thus changes
     LOS state and shadowing consistently with distance without new draws. ASSUMPTION: shadowing
     is constant per device (no spatial correlation over the shadowing decorrelation distances of
     TR 38.901 Table 7.5-6: 37/50 m UMa, 10/13 m UMi, LOS/NLOS).
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        Draws u and z once (pass ``stream(seed, Stream.CHANNEL, ...)``).
-    num_devices : int
+    rngs : sequence of numpy.random.Generator [num_devices]
+        One generator per device (``device_streams(seed, Stream.SHADOWING, n)``); device d
+        draws u_d, then z_d, from ``rngs[d]``.
     kind : {"uma", "umi", "log_distance"}
         TR 38.901 scenario, or :func:`~.pathloss.log_distance_pathloss_db`.
     carrier_ghz : float, default 3.5
@@ -89,8 +91,7 @@ class LargeScaleLoss:
 
     def __init__(
         self,
-        rng: np.random.Generator,
-        num_devices: int,
+        rngs: Sequence[np.random.Generator],
         kind: PathlossKind,
         carrier_ghz: float = 3.5,
         h_bs_m: float | None = None,
@@ -114,12 +115,17 @@ class LargeScaleLoss:
         self.reference_distance_m = float(reference_distance_m)
         self.shadowing_std_db = float(shadowing_std_db)
         self.shadowing = shadowing
-        # [num_devices, 2] column 0: LOS uniform u_d, column 1: shadowing normal z_d
-        draws = np.empty((num_devices, 2))
-        draws[:, 0] = rng.random(num_devices)
-        draws[:, 1] = rng.standard_normal(num_devices)
-        self._u = draws[:, 0]
-        self._z = draws[:, 1] if shadowing else np.zeros(num_devices)
+        # Per device, never one block per quantity across devices: device d's draws must not
+        # depend on the device count. z is drawn even without shadowing, so that switching
+        # shadowing off leaves the LOS states alone.
+        num_devices = len(rngs)
+        self._u = np.empty(num_devices)  # [num_devices] LOS uniform u_d
+        self._z = np.empty(num_devices)  # [num_devices] shadowing standard normal z_d
+        for d, rng in enumerate(rngs):
+            self._u[d] = rng.random()
+            self._z[d] = rng.standard_normal()
+        if not shadowing:
+            self._z[:] = 0.0
 
     def los(self, positions_m: np.ndarray) -> np.ndarray:
         """LOS state per device, bool [num_devices] (all True for log_distance)."""
