@@ -747,7 +747,8 @@ def run_energy(r: Runner, traces: Sequence[TraceSpec], rows: list[ClaimRow]):
                 f"Drafting (5 W × 0.2 s = {e_cmp:.1f} J, ASM) is paid on every token; with "
                 f"E_dev,HLM = {e_hlm:.3f} J the saving is capped at "
                 f"{100 * (1 - e_cmp / e_hlm):.0f} % (SR → 1). The paper's energy account and "
-                "powers are unknown (§6, structure ASM).",
+                "powers are unknown (§6, structure ASM). One device alone on the band: both "
+                "`uplink.power_model`s charge P_tx·B/R.",
             ),
             ClaimRow(
                 paper,
@@ -942,6 +943,35 @@ def run_closed(r: Runner, synth: TraceSpec, rows: list[ClosedRow], snr: Sequence
             e_dev + 250.0 * llm,
             metric(runs, "system_energy_per_token_j"),
             "j",
+        )
+    )
+
+    # 6b. radiated energy per payload with 20 devices sharing (uplink.power_model)
+    cfg = {
+        **base,
+        "duration_s": min(120.0, s.closed_duration_s),
+        "energy": {"tx_power_w": 0.2, "tx_circuit_w": 0.0},
+        "devices": {"count": 20},
+        "channel": {"snr_db": 17.0},
+        "payload": {"vocab_size": 32_000},
+        "policy": {"kind": "hlm"},
+    }
+    runs = r.config(cfg, 1)
+    rows.append(
+        ClosedRow(
+            "Radiated energy per payload [mJ], 20 devices sharing (constant_psd)",
+            "P_tx B/(W η) whatever the number of sharers (P_tx W_n/W over B/(W_n η))",
+            "dict: hlm, 20 devices, 10 MHz, 17 dB, P_tx = 0.2 W, P_circ = 0",
+            1e3 * 0.2 * _airtime(bits, 10e6, 17.0),
+            Stat.of(
+                [
+                    1e3
+                    * x["energy_breakdown_j"]["device_transmit"]
+                    / (x["tokens_generated"] * x["transmission_rate"])
+                    for x in runs
+                ]
+            ),
+            "",
         )
     )
 

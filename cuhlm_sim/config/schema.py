@@ -187,6 +187,14 @@ class UplinkConfig(_Base):
         description="proportional_fair: averaging window of the throughput T [slots] "
         "(beta = 1 - 1/window).",
     )
+    power_model: Literal["constant_psd", "full_power"] = Field(
+        "constant_psd",
+        description="How a device's transmit power follows its share W_n of the band; rate "
+        "and energy always come from the same model. `constant_psd`: fixed power spectral "
+        "density, so the device radiates P_tx*W_n/W at the band SNR. `full_power`: all of "
+        "P_tx goes into W_n, SNR_n = SNR + 10*log10(W/W_n), radiating P_tx. Both pay "
+        "circuit power while the device sends (slotted: only in slots it is given RBs).",
+    )
 
     @model_validator(mode="after")
     def _check_rbs(self) -> UplinkConfig:

@@ -87,11 +87,12 @@ def summarize(result: RunResult) -> dict[str, Any]:
     mean_bits = _ratio(r.bits_sum, n_uplink)
     e = p.energy
     drafted = n if result.policy.mode != "llm_only" else 0
-    airtime = r.stage_sums[2]
     waiting = sum(r.stage_sums[1:])  # device waits on uplink queue, air, GPU and downlink
     e_compute = e.device_compute_w * tau * drafted
-    e_tx = (e.tx_power_w + e.tx_circuit_w) * airtime
-    e_wait = e.device_wait_w * (waiting - airtime)
+    # Radiated energy from the uplink's power model (P_tx·W_n/W or P_tx while sending),
+    # circuit power over the time actually sent; the rest of the time on the air is waiting.
+    e_tx = e.tx_power_w * r.radiated_s + e.tx_circuit_w * r.tx_air_s
+    e_wait = e.device_wait_w * (waiting - r.tx_air_s)
     e_gpu = e.gpu_busy_w * r.gpu_busy_s + e.gpu_idle_w * (p.server.gpus * duration - r.gpu_busy_s)
     e_device = e_compute + e_tx + e_wait
     wait_values, wait_weights = r.gpu_waits.weighted()

@@ -98,6 +98,11 @@ class Recorder:
         self._device_transmissions = [0] * num_devices
         self._slot_airtime_s = np.zeros(num_devices)  # slotted uplink: whole slots
         self._fluid_airtime_s = [0.0] * num_devices  # fluid uplink: per payload
+        # Transmit energy of in-window verified tokens: the time their devices actually sent
+        # (Σ Job.tx_air_s) and the radiated energy over P_tx (Σ Job.radiated_s, ∫ P_n/P_tx
+        # dt), as set by the uplink's power model. Totals only: two additions per token.
+        self.tx_air_s = 0.0
+        self.radiated_s = 0.0
         self.device_rbs = np.zeros(num_devices, dtype=np.int64)
         self.total_rbs = 0
         self.gpu_waits = BoundedSample()
@@ -234,7 +239,7 @@ class Recorder:
                 rejected = 0 if job.accepted else 1
                 self.sent_block(job.device, 1, rejected, job.k, bits, int(bits > 0))
         dev_ulq = self._device_uplink_queue_s
-        slm = ul_queue = airtime = gpu_queue = 0.0
+        slm = ul_queue = airtime = gpu_queue = tx_air = radiated = 0.0
         for job in batch:
             lat_append(t - job.t_start)
             wait = gpu_start - job.t_gpu_arrive
@@ -247,6 +252,10 @@ class Recorder:
                 ul_queue += queued
                 dev_ulq[job.device] += queued
             airtime += job.t_ul_end - ul_start
+            tx_air += job.tx_air_s
+            radiated += job.radiated_s
+        self.tx_air_s += tx_air
+        self.radiated_s += radiated
         s[0] += slm
         s[1] += ul_queue
         s[2] += airtime

@@ -7,6 +7,7 @@ with everything measured inside the window.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.model.uplink import (
     SCHEDULERS,
     EqualShareUplink,
+    FullPowerShareUplink,
     SlottedUplink,
 )
 from cuhlm_sim.traces.arrays import TraceArrays
@@ -87,11 +89,19 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         params.channel, snr_db
     )  # [num_devices] bit/s/Hz, updated in place  # [num_devices]
     up = params.uplink
-    if up.scheduler == "equal_share":
-        uplink = EqualShareUplink(env, up.bandwidth_hz, eta, server.submit, recorder)
-    else:
+    # full_power: the uplink maps the SNR on each device's share to a rate itself
+    rate_fn = functools.partial(spectral_efficiency, params.channel)
+    if up.scheduler != "equal_share":
         scheduler = SCHEDULERS.create(up.scheduler, n_dev, up)
-        uplink = SlottedUplink(env, up, eta, scheduler, server.submit, recorder)
+        uplink = SlottedUplink(
+            env, up, eta, scheduler, server.submit, recorder, snr_db=snr_db, rate_fn=rate_fn
+        )
+    elif up.power_model == "full_power":
+        uplink = FullPowerShareUplink(
+            env, up.bandwidth_hz, snr_db, rate_fn, server.submit, recorder
+        )
+    else:
+        uplink = EqualShareUplink(env, up.bandwidth_hz, eta, server.submit, recorder)
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
     if params.warmup_s > 0:
         env.timeout(params.warmup_s).callbacks.append(lambda _ev: recorder.open_window(env.now))

@@ -26,6 +26,7 @@ class Job:
         "on_done",
         "prebooked",
         "priority",
+        "radiated_s",
         "row",
         "slm_s",
         "t_commit",
@@ -36,6 +37,7 @@ class Job:
         "t_ul_arrive",
         "t_ul_end",
         "t_ul_start",
+        "tx_air_s",
     )
 
     def __init__(self, device: int, row: int, bits: float) -> None:
@@ -52,3 +54,8 @@ class Job:
         self.on_done: Callable[[Job, float], None] = _ignore
         self.t_start = self.t_ul_arrive = self.t_ul_start = self.t_ul_end = 0.0
         self.t_gpu_arrive = self.t_gpu_start = self.t_gpu_end = self.t_commit = 0.0
+        #: Set by the uplink: time the device actually transmitted (slots it was served, or
+        #: time on the air with a nonzero rate) and its radiated energy over P_tx,
+        #: ∫ P_n(t)/P_tx dt [s]. They can differ from t_ul_end − t_ul_start (the airtime
+        #: stage of the latency) and from each other (``uplink.power_model``).
+        self.tx_air_s = self.radiated_s = 0.0

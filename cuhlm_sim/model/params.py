@@ -63,6 +63,7 @@ class UplinkParams:
     numerology: int = 0
     num_rb: int | None = None
     pf_window_slots: float = 100.0
+    power_model: str = "constant_psd"  # "constant_psd" | "full_power"
 
 
 @dataclass(frozen=True, slots=True)

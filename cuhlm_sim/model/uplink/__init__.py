@@ -4,7 +4,11 @@
 """
 
 from cuhlm_sim.model.registry import Registry
-from cuhlm_sim.model.uplink.fluid import EqualShareUplink, shannon_spectral_efficiency
+from cuhlm_sim.model.uplink.fluid import (
+    EqualShareUplink,
+    FullPowerShareUplink,
+    shannon_spectral_efficiency,
+)
 from cuhlm_sim.model.uplink.slotted import (
     MaxRateScheduler,
     ProportionalFairScheduler,
@@ -21,6 +25,7 @@ SCHEDULERS.add("max_rate", MaxRateScheduler)
 __all__ = [
     "SCHEDULERS",
     "EqualShareUplink",
+    "FullPowerShareUplink",
     "SlottedUplink",
     "shannon_spectral_efficiency",
 ]

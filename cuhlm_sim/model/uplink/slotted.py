@@ -10,6 +10,23 @@ Event-driven: the link process runs one event per *busy* slot and sleeps on a si
 event while no device has data, so idle time costs nothing. A payload that arrives mid-slot is
 first considered at the next slot boundary; the time until its first RB is its uplink queueing
 delay.
+
+Power model (``uplink.power_model``); a device with :math:`r_n` of the :math:`N_{RB}` RBs of a
+slot has the share :math:`W_n/W = r_n/N_{RB}` of the band (the RB grid is taken to span W):
+
+* ``constant_psd``: fixed power spectral density, so each RB carries
+  :math:`B_{RB} T_s \eta_n` bits at the band SNR, and the device radiates
+  :math:`P_{tx} r_n/N_{RB}` during the slot.
+* ``full_power``: all of :math:`P_{tx}` goes into the :math:`r_n` RBs, so the slot carries
+  :math:`r_n B_{RB} T_s f(\mathrm{SNR}_n + 10\log_{10}(N_{RB}/r_n))` bits (f: the channel's
+  SNR → spectral-efficiency map) and the device radiates :math:`P_{tx}` during the slot. The
+  scheduler still decides on the band :math:`\eta_n` (a wideband report, the same metric and
+  RB needs as under ``constant_psd``): the rate on :math:`r_n \le N_{RB}` RBs is never below
+  :math:`r_n B_{RB} T_s \eta_n`, so a device always sends at least what was planned; it may
+  finish a payload with RBs to spare, which are not handed to others within that slot.
+
+Only slots in which a device is given RBs cost it transmit energy: ``Job.tx_air_s`` counts
+them (circuit power), ``Job.radiated_s`` the radiated energy over :math:`P_{tx}` [s].
 """
 
 from __future__ import annotations
@@ -153,6 +170,8 @@ class SlottedUplink:
         scheduler: SlotScheduler,
         deliver: Callable[[Job], None],
         recorder: Recorder,
+        snr_db: np.ndarray | None = None,
+        rate_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.env = env
         self.params = params
@@ -162,6 +181,11 @@ class SlottedUplink:
         if self.n_rb < 1:
             raise ValueError("uplink bandwidth is smaller than one resource block")
         self.eta = spectral_efficiency  # [num_devices], shared with the channel
+        self.full_power = params.power_model == "full_power"
+        if self.full_power and (snr_db is None or rate_fn is None):
+            raise ValueError("full_power needs the band SNRs and the SNR -> rate map")
+        self.snr_db = snr_db  # [num_devices] dB, shared with the channel (full_power)
+        self.rate_fn = rate_fn
         self.scheduler = scheduler
         self.deliver = deliver
         self.recorder = recorder
@@ -181,6 +205,7 @@ class SlottedUplink:
             job.t_ul_start = -1.0
             if job.bits <= 0:
                 job.t_ul_start = job.t_ul_end = now
+                job.tx_air_s = job.radiated_s = 0.0
                 empty.append(job)
                 continue
             q = self._queues.get(job.device)
@@ -202,6 +227,8 @@ class SlottedUplink:
     def _run(self) -> Generator[simpy.Event, object, None]:
         env, rec, slot_s = self.env, self.recorder, self.slot_s
         rb_bits_per_eta = self.rb_hz * slot_s  # bits per RB per unit spectral efficiency
+        n_rb, full_power = self.n_rb, self.full_power
+        rb_share_s = slot_s / n_rb  # radiated energy over P_tx of one RB for one slot [s]
         while True:
             if not self._queues:
                 self._wake = env.event()
@@ -223,7 +250,12 @@ class SlottedUplink:
             else:
                 need = np.zeros(m, dtype=np.int64)
                 need[can] = np.ceil(rem[can] / rb_bits[can] - 1e-9)
-            rbs = self.scheduler.allocate(self.slot, devs, need, eta, self.n_rb)
+            rbs = self.scheduler.allocate(self.slot, devs, need, eta, n_rb)
+            if full_power:  # all of P_tx on r RBs: SNR + 10 log10(N_RB / r) (module docstring)
+                on = rbs > 0
+                rb_bits[on] = rb_bits_per_eta * self.rate_fn(
+                    self.snr_db[devs[on]] + 10.0 * np.log10(n_rb / rbs[on])
+                )
             sent = np.minimum(rbs * rb_bits, rem)
             self.scheduler.served(self.slot, devs, sent)
             t_start = env.now
@@ -235,13 +267,16 @@ class SlottedUplink:
             if served.size:
                 rec.uplink_busy(t_start, t_end)
                 rec.uplink_slot(t_start, devs[served], rbs[served], sent[served], slot_s)
-            devs_l, sent_l = devs.tolist(), sent.tolist()
+            devs_l, sent_l, rbs_l = devs.tolist(), sent.tolist(), rbs.tolist()
             for i in served.tolist():
                 d = devs_l[i]
                 q = queues[d]
                 job = q[0]
                 if job.t_ul_start < 0:
                     job.t_ul_start = t_start
+                    job.tx_air_s = job.radiated_s = 0.0  # a device reuses its Job
+                job.tx_air_s += slot_s
+                job.radiated_s += slot_s if full_power else rbs_l[i] * rb_share_s
                 left = remaining[d] - sent_l[i]
                 if left > 1e-9 * job.bits:
                     remaining[d] = left
