@@ -101,6 +101,18 @@ def test_max_rate_serves_only_best_device_under_full_load(simulate):
     assert sum(shares) == pytest.approx(1.0)
 
 
+def test_pf_gives_full_buffer_devices_equal_rb_shares(simulate):
+    """No fading, every device always backlogged, SNRs 0/5/20/10 dB. PF serves the largest
+    η_n/T_n; with T_n = share_n · η_n · (bits per RB per unit η) the metric is
+    1/(share_n · const), so PF settles where all shares are equal: 1/4 each, whatever η_n.
+    (Max C/I on the same cell gives all RBs to the 20 dB device: test above.)"""
+    snrs = [0.0, 5.0, 20.0, 10.0]
+    full_load = {"arrival": "poisson", "arrival_rate_per_s": 200.0}
+    s = _per_device_bits(simulate, "proportional_fair", snrs, devices=full_load, duration_s=5.0)
+    assert s["device_rb_share"] == pytest.approx([0.25] * 4, abs=0.05)
+    assert sum(s["device_rb_share"]) == pytest.approx(1.0)
+
+
 def test_slotted_single_device_throughput(simulate):
     """One device alone: a payload of B bits takes ceil(B / (N_RB·B_RB·T_s·η)) slots, plus
     the wait for the next slot boundary after drafting."""
