@@ -870,6 +870,32 @@ def run_closed(r: Runner, synth: TraceSpec, rows: list[ClosedRow], snr: Sequence
             )
         )
 
+    # 4b. M/G/1-PS: open-loop Poisson payloads on the equal-share uplink
+    service, rho = 16_000 / 1e6, 0.5  # dense |V| = 1000 × 16 bit on 1 MHz at 0 dB (η = 1)
+    cfg = {
+        **base,
+        "warmup_s": 20.0,
+        "duration_s": s.md1_durations_s[0],
+        "devices": {"count": 10, "arrival": "poisson", "arrival_rate_per_s": rho / service / 10},
+        "channel": {"snr_db": 0.0},
+        "uplink": {"bandwidth_hz": 1e6},
+        "payload": {"vocab_size": 1000, "encoding": "dense", "prob_bits": 16},
+        "server": {"llm_latency_s": 0.001, "max_batch": 64},
+        "policy": {"kind": "hlm"},
+    }
+    runs = r.config(cfg, s.md1_seeds)
+    rows.append(
+        ClosedRow(
+            f"M/G/1-PS mean uplink sojourn, ρ = {rho}",
+            "T = S / (1 − ρ), S = B/(Wη) = 16 ms, λ = ρ/S (equal share = processor sharing)",
+            f"dict: devices.arrival=poisson ×10, λ = {rho / service:g}/s, hlm, 16 kbit, "
+            f"1 MHz, 0 dB, duration_s={s.md1_durations_s[0]:g}",
+            service / (1 - rho),
+            Stat.of([x["mean_airtime_s"] + x["mean_uplink_queue_s"] for x in runs]),
+            "s",
+        )
+    )
+
     # 5. Little's law, GPU queue and uplink
     cfg = {
         **base,

@@ -328,3 +328,27 @@ def test_summary_slotted_charges_only_served_slots(simulate, power_model):
     assert s["mean_airtime_s"] > 0.015  # the two did wait for each other's slots
     assert _per_transmission(s, "device_transmit") == pytest.approx(0.3 * 0.010, rel=1e-9)
 
+
+# --- processor sharing ---------------------------------------------------------------------
+
+
+def test_equal_share_uplink_is_mg1_ps(simulate):
+    """Open-loop Poisson arrivals (10 devices × λ/10) of fixed 16,000-bit payloads (dense,
+    |V| = 1000 × 16 bit) on 1 MHz at 0 dB (η = 1): service S = B/(Wη) = 16 ms alone, load
+    ρ = λS = 0.5. Equal sharing is processor sharing, so the mean sojourn on the uplink is
+    S/(1 − ρ) = 32 ms (M/G/1-PS; a FIFO link would give S + ρS/(2(1 − ρ)) = 24 ms)."""
+    service, rho = 16_000 / 1e6, 0.5
+    lam = rho / service
+    s = simulate(
+        duration_s=3000.0,
+        warmup_s=20.0,
+        devices={"count": 10, "arrival": "poisson", "arrival_rate_per_s": lam / 10},
+        channel={"snr_db": 0.0},
+        uplink={"bandwidth_hz": 1e6},
+        payload={"vocab_size": 1000, "encoding": "dense", "prob_bits": 16},
+        server={"llm_latency_s": 0.001, "max_batch": 64},
+        policy={"kind": "hlm"},
+    )
+    assert s["uplink_utilization"] == pytest.approx(rho, rel=0.03)
+    sojourn = s["mean_airtime_s"] + s["mean_uplink_queue_s"]
+    assert sojourn == pytest.approx(service / (1 - rho), rel=0.03)
