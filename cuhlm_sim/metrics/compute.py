@@ -99,6 +99,10 @@ def summarize(result: RunResult) -> dict[str, Any]:
     gq, ua = r.gpu_queue, r.uplink_active
     cdf = weighted_quantiles(values, weights, LATENCY_CDF_PROBS)
     wait_p95, wait_p99 = weighted_quantiles(wait_values, wait_weights, (0.95, 0.99))
+    (verified_p95,) = weighted_quantiles(*r.sent_latency.weighted(), (0.95,))
+    req_values, req_weights = r.request_latency.weighted()
+    (req_p95,) = weighted_quantiles(req_values, req_weights, (0.95,))
+    n_requests = float(req_weights.sum())
     summary: dict[str, Any] = {
         "tokens_generated": int(n),
         "throughput_tokens_per_s": throughput,
@@ -109,6 +113,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "true_skip_rate_expected": _ratio(r.skip_accept_prob, r.n_skipped),
         "skip_error_rate": _ratio(r.n_skipped - r.skip_accepted, n),
         "rejection_rate": _ratio(r.n_rejected, r.n_sent),
+        "exact_rejection_rate": _ratio(r.exact_reject_sum, r.n_sent),
+        "output_tv_distance": _ratio(r.tv_sum, r.n_sent) if r.tv_known else None,
         "acceptance_rate": _ratio(n - r.n_rejected - (r.n_skipped - r.skip_accepted), n),
         "llm_calls_per_token": _ratio(r.n_sent, n),
         "uplink_bits_per_transmission": mean_bits,
@@ -125,6 +131,9 @@ def summarize(result: RunResult) -> dict[str, Any]:
             f"q{round(q * 100):02d}": x for q, x in zip(LATENCY_CDF_PROBS, cdf, strict=True)
         },
         "mean_verified_token_latency_s": _ratio(sum(r.stage_sums), r.n_sent),
+        "p95_verified_token_latency_s": verified_p95,
+        "mean_request_latency_s": _ratio(float((req_values * req_weights).sum()), n_requests),
+        "p95_request_latency_s": req_p95,
         "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
         "mean_uplink_queue_s": _ratio(r.stage_sums[1], n_uplink),
         "mean_airtime_s": _ratio(r.stage_sums[2], n_uplink),
@@ -155,7 +164,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "device_token_time_s": tau,
         "mean_spectral_efficiency_bps_hz": float(np.mean(result.spectral_efficiency)),
         "trace_skip_fraction": float(result.policy.trace.skip_fraction(p.policy.threshold)),
-        "requests_completed": result.requests_done,
+        "requests_completed": int(n_requests),
         "simpy_events": result.events if result.events >= 0 else None,
         "window_s": [p.warmup_s, p.end_s],
     }

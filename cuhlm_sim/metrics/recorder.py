@@ -11,19 +11,13 @@ device plus two bounded samples (verified-token latency, GPU wait) for quantiles
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from cuhlm_sim.metrics.sample import BoundedSample
+from cuhlm_sim.metrics.window import Window
 
 #: Order of the per-stage latency sums.
 STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
-
-
-def overlap(a: float, b: float, lo: float, hi: float) -> float:
-    """Length of [a, b] ∩ [lo, hi]."""
-    return max(0.0, min(b, hi) - max(a, lo))
 
 
 class LevelIntegrator:
@@ -69,8 +63,8 @@ class Recorder:
     def __init__(
         self, window_start_s: float, window_end_s: float, num_devices: int, log_tokens: bool
     ) -> None:
-        self.w0 = window_start_s
-        self.w1 = window_end_s
+        #: Which tokens and which time count: the only place the window rule lives.
+        self.window = Window(window_start_s, window_end_s)
         self.log_tokens = log_tokens
         self._device_tokens = [0] * num_devices  # a list: cheaper per update than numpy
         # skipped tokens
@@ -83,7 +77,16 @@ class Recorder:
         self.n_rejected = 0
         self.bits_sum = 0.0
         self.k_sum = 0.0
+        self.tv_sum = 0.0  # Σ TV(output law, q) over verified tokens (CU-HLM's quality cost)
+        self.exact_reject_sum = 0.0  # Σ (1 − π) had the untruncated draft been verified
         self.sent_latency = BoundedSample()
+        # Per trace row, what a verified token adds to tv_sum and exact_reject_sum
+        # (set_row_quality; zeros until then).
+        self.row_tv: np.ndarray = np.zeros(1)
+        self.row_exact_reject: np.ndarray = np.zeros(1)
+        self.tv_known = True
+        # requests whose last token commits inside the window
+        self.request_latency = BoundedSample()
         self.stage_sums = [0.0] * len(STAGES)
         # shared resources
         self.gpu_busy_s = 0.0
@@ -112,6 +115,19 @@ class Recorder:
             self.open_window(0.0)
         # per-token log, as column chunks
         self._log: list[dict[str, np.ndarray]] = []
+
+    def set_row_quality(self, tv: np.ndarray | None, exact_reject: np.ndarray) -> None:
+        """The policy's per-row output TV (None: unknown) and untruncated rejection
+        probability, booked for every verified token."""
+        self.tv_known = tv is not None
+        self.row_tv = np.zeros(exact_reject.size) if tv is None else np.asarray(tv, np.float64)
+        self.row_exact_reject = np.asarray(exact_reject, dtype=np.float64)
+
+    def request_done(self, start: float, end: float) -> None:
+        """A request drafted its first token at ``start``; its last token commits at ``end``."""
+        if self.window.contains(end):
+            self.request_latency.append(end - start)
+            self.request_latency.fold_if_full()
 
     def open_window(self, now: float) -> None:
         """Called once at the window start: level integrals count from here."""
@@ -154,23 +170,23 @@ class Recorder:
 
         ``cum_*`` are prefix sums over the current block; block positions pos..pos+count-1.
         """
-        if t_run_start >= self.w0 and t_run_start + count * token_s <= self.w1:
-            lo, hi = 0, count - 1  # the common case: the whole run is inside the window
+        window = self.window
+        if window.holds_run(t_run_start, token_s, count):
+            lo, hi = 0, count  # the common case: the whole run is inside the window
         else:
-            lo = max(0, math.ceil((self.w0 - t_run_start) / token_s - 1.0 - 1e-9))
-            hi = min(count - 1, math.floor((self.w1 - t_run_start) / token_s - 1.0 + 1e-9))
-        if hi >= lo:
-            a, b = pos + lo, pos + hi + 1
+            lo, hi = window.run_range(t_run_start, token_s, count)
+        if hi > lo:
+            a, b = pos + lo, pos + hi
             self.skipped_block(
                 device,
-                hi - lo + 1,
+                hi - lo,
                 float(cum_accepted[b] - cum_accepted[a]),
                 float(cum_accept_prob[b] - cum_accept_prob[a]),
                 token_s,
             )
         if self.log_tokens and rows is not None:
-            commit = t_run_start + token_s * np.arange(1, count + 1)
-            keep = commit <= self.w1
+            commit = window.run_commits(t_run_start, token_s, count)
+            keep = commit <= window.end
             n = int(keep.sum())
             if n:
                 acc = np.diff(cum_accepted[pos : pos + count + 1])[keep] > 0.5
@@ -198,11 +214,15 @@ class Recorder:
         k_sum: int,
         bits_sum: float,
         transmissions: int,
+        tv_sum: float = 0.0,
+        exact_reject_sum: float = 0.0,
     ) -> None:
         """Add what is known in advance of ``count`` verified tokens (as if all commit inside
         the window); negative values take a booking back. Their times come with :meth:`sent`
         (``job.prebooked``)."""
         self.n_sent += count
+        self.tv_sum += tv_sum
+        self.exact_reject_sum += exact_reject_sum
         self._device_tokens[device] += count
         self.n_rejected += rejected
         self.k_sum += k_sum
@@ -222,10 +242,10 @@ class Recorder:
         """
         first = batch[0]
         t = first.t_commit
-        if self.log_tokens and t <= self.w1:
+        if self.log_tokens and t <= self.window.end:
             for job in batch:
                 self._log_sent(job)
-        if not self.w0 <= t <= self.w1:
+        if not self.window.contains(t):
             return
         gpu_start, gpu_end = first.t_gpu_start, first.t_gpu_end
         lat_append, wait_append = self.sent_latency.append, self.gpu_waits.append
@@ -237,7 +257,17 @@ class Recorder:
             for job in batch:
                 bits = job.bits if job.bits > 0 else 0.0
                 rejected = 0 if job.accepted else 1
-                self.sent_block(job.device, 1, rejected, job.k, bits, int(bits > 0))
+                row = job.row
+                self.sent_block(
+                    job.device,
+                    1,
+                    rejected,
+                    job.k,
+                    bits,
+                    int(bits > 0),
+                    float(self.row_tv[row]),
+                    float(self.row_exact_reject[row]),
+                )
         dev_ulq = self._device_uplink_queue_s
         slm = ul_queue = airtime = gpu_queue = tx_air = radiated = 0.0
         for job in batch:
@@ -286,9 +316,9 @@ class Recorder:
 
     # -- shared resources -----------------------------------------------------------------
     def gpu_batch(self, start: float, end: float, size: int) -> None:
-        w0, w1 = self.w0, self.w1
-        self.gpu_busy_s += end - start if w0 <= start and end <= w1 else overlap(start, end, w0, w1)
-        if w0 <= start <= w1:
+        window = self.window
+        self.gpu_busy_s += window.overlap(start, end)
+        if window.contains(start):
             self.n_batches += 1
             self.batch_items += size
             self.batch_size_counts[size] = self.batch_size_counts.get(size, 0) + 1
@@ -297,7 +327,7 @@ class Recorder:
         self, start: float, devs: np.ndarray, rbs: np.ndarray, bits: np.ndarray, slot_s: float
     ) -> None:
         """RBs and airtime per device in one slot (slotted uplink only)."""
-        if self.w0 <= start < self.w1:
+        if self.window.contains(start):
             self.device_rbs[devs] += rbs
             self._slot_airtime_s[devs] += slot_s
             self.total_rbs += int(rbs.sum())
@@ -309,19 +339,12 @@ class Recorder:
         self.uplink_active.depart(end, len(jobs))
         if idle_from is not None:
             self.uplink_busy(idle_from, end)
-        w0, w1, air = self.w0, self.w1, self._fluid_airtime_s
+        overlap, air = self.window.overlap, self._fluid_airtime_s
         for job in jobs:
-            start = job.t_ul_start
-            if start >= w0 and end <= w1:
-                air[job.device] += end - start
-            else:
-                air[job.device] += overlap(start, end, w0, w1)
+            air[job.device] += overlap(job.t_ul_start, end)
 
     def uplink_busy(self, start: float, end: float) -> None:
-        if self.w0 <= start and end <= self.w1:
-            self.uplink_busy_s += end - start
-        else:
-            self.uplink_busy_s += overlap(start, end, self.w0, self.w1)
+        self.uplink_busy_s += self.window.overlap(start, end)
 
     # -- results --------------------------------------------------------------------------
     @property
@@ -369,5 +392,5 @@ class Recorder:
         cols = {k: np.concatenate([c[k] for c in self._log]) for k in self._log[0]}
         order = np.argsort(cols["t_commit_s"], kind="stable")
         cols = {k: v[order] for k, v in cols.items()}
-        cols["in_window"] = (cols["t_commit_s"] >= self.w0) & (cols["t_commit_s"] <= self.w1)
+        cols["in_window"] = self.window.contains_array(cols["t_commit_s"])
         return cols

@@ -103,6 +103,7 @@ class Device:
         "_pending",
         "_policy_rng",
         "_prio",
+        "_req_start",
         "_rows",
         "_seed",
         "_sent_pos",
@@ -112,8 +113,7 @@ class Device:
         "_think_rng",
         "_timers",
         "_trace_sums",
-        "_w0",
-        "_w1",
+        "_window",
         "cursor",
         "env",
         "index",
@@ -162,7 +162,7 @@ class Device:
         # Book every token as it happens when every token is logged (the log needs each
         # one); otherwise book per block and take back what falls outside the window.
         self._exact = recorder.log_tokens
-        self._w0, self._w1 = recorder.w0, recorder.w1
+        self._window = recorder.window  # the window rule (take-backs ask it)
         self._sent_pos = array("q")  # no block yet
         self._j = 0
         self._prio = None
@@ -248,6 +248,7 @@ class Device:
     # of a token's bookkeeping, and this model has no other use for a process per device.
 
     def _hybrid_request(self) -> None:
+        self._req_start = self.env.now  # the request's first draft starts now
         self._left = self.params.tokens_per_request
         self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
         self._next_block()
@@ -310,8 +311,8 @@ class Device:
         pending = self._pending
         if m:
             t0 = now + pending
-            # Inline the common case of _skip: a run inside the window costs nothing.
-            if self._exact or t0 < self._w0 or t0 + m * tau > self._w1:
+            # The common case of _skip, checked here: a run inside the window costs nothing.
+            if self._exact or not self._window.holds_run(t0, tau, m):
                 self._skip(m, self._sent_pos[j] - m, t0)
         self._pending = 0.0
         delay = pending + (m + 1) * tau
@@ -328,7 +329,7 @@ class Device:
 
     def _on_committed(self, job: Job, now: float) -> None:
         j = self._j
-        if job.prebooked and not self._w0 <= job.t_commit <= self._w1:
+        if job.prebooked and not self._window.contains(job.t_commit):
             self._book_sent(j, j + 1, -1)  # booked with the block, committed outside the window
         j += 1
         self._j = j
@@ -349,6 +350,7 @@ class Device:
             self._next_block()
             return
         self.requests_done += 1
+        self.recorder.request_done(self._req_start, self.env.now + self._pending)
         wait = self._pending + self._think_s()
         if wait > 0:
             self._after(wait, lambda _ev: self._hybrid_request())
@@ -362,7 +364,7 @@ class Device:
         otherwise the recorder clips it exactly and the block booking is taken back.
         """
         tau = self._tau
-        if not self._exact and t0 >= self._w0 and t0 + m * tau <= self._w1:
+        if not self._exact and self._window.holds_run(t0, tau, m):
             return
         acc, pi = self._block_cums()
         self.recorder.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
@@ -374,13 +376,16 @@ class Device:
         transmitted tokens lo..hi-1: count, rejections, truncation sizes, payload bits."""
         bits = np.frombuffer(self._bits, dtype=np.float64)[lo:hi]
         n = hi - lo
-        self.recorder.sent_block(
+        rec, rows = self.recorder, self._sent_rows[lo:hi]
+        rec.sent_block(
             self.index,
             sign * n,
             sign * (n - int(np.count_nonzero(self._accepted[lo:hi]))),
             sign * int(self._ks[lo:hi].sum()),
             sign * float(bits.sum()),
             sign * int(np.count_nonzero(bits > 0)),
+            sign * float(rec.row_tv[rows].sum()),
+            sign * float(rec.row_exact_reject[rows].sum()),
         )
 
     def _unbook_skips(self, lo: int, hi: int, count: int) -> None:
@@ -405,6 +410,7 @@ class Device:
 
     # -- LLM-only devices (the base station generates every token) ------------------------
     def _llm_request(self) -> None:
+        self._req_start = self.env.now
         self._llm_rows = self._block(self.params.tokens_per_request).tolist()
         self._llm_i = 0
         self._llm_submit()
@@ -421,6 +427,7 @@ class Device:
             self._llm_submit()
             return
         self.requests_done += 1
+        self.recorder.request_done(self._req_start, now)
         think = self._think_s()
         if think > 0:
             self._after(think, lambda _ev: self._llm_request())

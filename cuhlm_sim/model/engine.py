@@ -82,6 +82,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     recorder = Recorder(params.warmup_s, params.end_s, n_dev, params.log_tokens)
     payload = PayloadModel(params.payload)
     policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
+    recorder.set_row_quality(policy.output_tv(), policy.exact_rejection())
     server = GpuServer(env, params.server, recorder)
     channel = build_channel(params.channel, n_dev, params.uplink.bandwidth_hz, params.seed)
     snr_db = np.array(channel.snr_db(0.0), dtype=np.float64)  # [num_devices] dB

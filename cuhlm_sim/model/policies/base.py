@@ -59,3 +59,14 @@ class Policy(ABC):
     def truncation_k(self, rows: np.ndarray) -> np.ndarray:
         """int [len(rows)]: entries sent per transmission (|V| = whole vocabulary)."""
         return np.full(rows.shape, self.payload.params.vocab_size, dtype=np.int64)
+
+    def output_tv(self) -> np.ndarray | None:
+        """float64 [num_rows]: TV distance between the output token's law and the LLM's q if
+        the row is transmitted (0: verification against the full draft is exact); None when
+        the trace cannot tell (truncation without a ``topk_tv_out`` column)."""
+        return np.zeros(self.trace.num_rows)
+
+    def exact_rejection(self) -> np.ndarray:
+        """float64 [num_rows]: probability that the LLM rejects the row's *untruncated* draft,
+        1 − π with π = min(1, q(d)/p(d)) from the trace."""
+        return 1.0 - self.trace.accept_prob

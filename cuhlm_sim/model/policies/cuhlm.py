@@ -30,6 +30,7 @@ class CuhlmPolicy(UhlmPolicy):
         if k_p is None and budget is None:
             self._k = np.full(n, vocab, dtype=np.int64)
             self._accept_prob = trace.accept_prob
+            self._tv_out: np.ndarray | None = np.zeros(n)
         else:
             if trace.topk_accept_prob is None:
                 raise ScenarioError(
@@ -53,6 +54,8 @@ class CuhlmPolicy(UhlmPolicy):
             self._k = np.where(full, vocab, trace.k_grid[safe])
             per_k = trace.topk_accept_prob[np.arange(n), safe]
             self._accept_prob = np.where(full, trace.accept_prob, per_k)
+            tv = trace.topk_tv_out
+            self._tv_out = None if tv is None else np.where(full, 0.0, tv[np.arange(n), safe])
         self._accepted = trace.u_accept < self._accept_prob
         self._bits = self.payload.truncated_bits(self._k)
 
@@ -76,3 +79,6 @@ class CuhlmPolicy(UhlmPolicy):
 
     def truncation_k(self, rows: np.ndarray) -> np.ndarray:
         return self._k[rows]
+
+    def output_tv(self) -> np.ndarray | None:
+        return self._tv_out

@@ -45,9 +45,7 @@ class IhlmPolicy(Policy):
             w = p.importance_weight
             self._transmit = (1.0 - w) * u + w * imp > p.threshold
         else:  # u > u_th on the u_count grid, as U-HLM decides it
-            self._transmit = ~self.trace.at_or_below(p.threshold) & (
-                imp >= p.importance_threshold
-            )
+            self._transmit = ~self.trace.at_or_below(p.threshold) & (imp >= p.importance_threshold)
 
     def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         return self._transmit[rows]

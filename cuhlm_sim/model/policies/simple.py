@@ -41,6 +41,9 @@ class LlmOnlyPolicy(Policy):
     def accepted(self, rows: np.ndarray) -> np.ndarray:
         return np.ones(rows.shape, dtype=bool)
 
+    def exact_rejection(self) -> np.ndarray:
+        return np.zeros(self.trace.num_rows)  # the LLM samples the token itself
+
 
 class UhlmPolicy(Policy):
     """U-HLM: skip the uplink and the LLM when the SLM's uncertainty u <= u_th (decided once

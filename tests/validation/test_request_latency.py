@@ -1,0 +1,31 @@
+"""Request latency (first draft of a request to the commit of its last token), closed form."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_request_latency_closed_form(simulate):
+    """One HLM device with deterministic stages: a request of n tokens takes n·cycle, and
+    requests complete back to back (think time T: one every n·cycle + T)."""
+    tau, llm, dl, n = 0.05, 0.03, 0.004, 12
+    cycle = tau + llm + dl  # no payload bits on a huge band: airtime ≈ 0
+    for think in (0.0, 0.5):
+        s = simulate(
+            warmup_s=0.0,
+            duration_s=60.0,
+            devices={
+                "count": 1,
+                "slm_latency_s": tau,
+                "tokens_per_request": n,
+                "think_time_s": think,
+            },
+            uplink={"bandwidth_hz": 1e15},
+            server={"llm_latency_s": llm, "max_batch": 1},
+            downlink={"latency_s": dl},
+            policy={"kind": "hlm"},
+        )
+        assert s["mean_request_latency_s"] == pytest.approx(n * cycle, rel=1e-4)
+        assert s["p95_request_latency_s"] == pytest.approx(n * cycle, rel=1e-4)
+        # Request j (1-based) ends at j·n·cycle + (j − 1)·T.
+        assert s["requests_completed"] == int((60.0 + think) // (n * cycle + think))
