@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # on a tiny model (no weights are downloaded).
 TEST_EXTRAS ?= dev,traces-core
 
-.PHONY: demo test lint format install install-test bench docs clean
+.PHONY: demo test lint format install install-test bench docs clean golden
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ format: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -c "from cuhlm_sim.config.reference import scenario_reference_markdown as m; open('docs/scenario.md','w').write(m())"
+
+# Golden summaries (tests/golden): regenerate only after a model change bumped MODEL_REVISION.
+golden: $(STAMP)
+	$(BIN)/python tests/golden/regen.py
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m pytest tests/bench -m benchmark --benchmark-only
