@@ -9,9 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import CASES, GOLDEN, run_case  # noqa: E402
+from cases import CASES, GOLDEN, run_case
 
-from cuhlm_sim import MODEL_REVISION  # noqa: E402
+from cuhlm_sim import MODEL_REVISION
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import CASES, load_golden, run_case  # noqa: E402
+from cases import CASES, load_golden, run_case
 
-from cuhlm_sim import MODEL_REVISION  # noqa: E402
+from cuhlm_sim import MODEL_REVISION
 
 GOLD = load_golden()
 
