@@ -46,22 +46,26 @@ def _ratio(num: float, den: float) -> float | None:
 def device_table(result: RunResult) -> dict[str, np.ndarray]:
     """Per-device columns (devices.parquet): tokens, throughput, bits, airtime, RB share."""
     p, r = result.params, result.recorder
+    led = r.ledger
     rbs = r.device_rbs
+    tokens = led.device_tokens
+    bits = led.device_column("bits")
+    transmissions = np.rint(led.device_column("transmissions")).astype(np.int64)
     return {
         "device": np.arange(p.devices.count, dtype=np.int32),
         "snr_db": result.snr_db,
         "spectral_efficiency_bps_hz": result.spectral_efficiency,
-        "tokens": r.device_tokens,
-        "throughput_tokens_per_s": r.device_tokens / p.duration_s,
-        "uplink_bits": r.device_bits,
-        "uplink_throughput_bps": r.device_bits / p.duration_s,
-        "transmissions": r.device_transmissions,
+        "tokens": tokens,
+        "throughput_tokens_per_s": tokens / p.duration_s,
+        "uplink_bits": bits,
+        "uplink_throughput_bps": bits / p.duration_s,
+        "transmissions": transmissions,
         "airtime_s": r.device_airtime_s,
         "mean_uplink_queue_s": np.divide(
             r.device_uplink_queue_s,
-            r.device_transmissions,
+            transmissions,
             out=np.full(rbs.size, np.nan),
-            where=r.device_transmissions > 0,
+            where=transmissions > 0,
         ),
         "resource_blocks": rbs,
         "rb_share": rbs / r.total_rbs if r.total_rbs else np.zeros(rbs.size),
@@ -70,21 +74,26 @@ def device_table(result: RunResult) -> dict[str, np.ndarray]:
 
 def summarize(result: RunResult) -> dict[str, Any]:
     p, r = result.params, result.recorder
+    led = r.ledger
     duration = p.duration_s
     n = r.n_tokens
+    # In-window counter totals (metrics/ledger.py).
+    n_sent, n_skipped = led.sent("tokens"), led.skipped("tokens")
+    n_rejected = led.sent("rejected")
+    skip_accepted = led.skipped("accepted")
     tau = p.devices.token_time_s
     values, weights = r.latency_samples()
     lat_mean = None if weights.sum() == 0 else float((values * weights).sum() / weights.sum())
-    n_uplink = r.uplink_transmissions
+    n_uplink = led.sent("transmissions")
     throughput = n / duration
     # Per-stage breakdown over all tokens: skipped tokens spend τ in the SLM stage only.
     stage_totals = list(r.stage_sums)
     stage_totals[0] += sum(k * c for k, c in r.skip_latency.items())
     breakdown = {f"{s}_s": _ratio(v, n) for s, v in zip(STAGES, stage_totals, strict=True)}
     sent_breakdown = {
-        f"{s}_s": _ratio(v, r.n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)
+        f"{s}_s": _ratio(v, n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)
     }
-    mean_bits = _ratio(r.bits_sum, n_uplink)
+    mean_bits = _ratio(led.sent("bits"), n_uplink)
     e = p.energy
     drafted = n if result.policy.mode != "llm_only" else 0
     waiting = sum(r.stage_sums[1:])  # device waits on uplink queue, air, GPU and downlink
@@ -107,22 +116,24 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "tokens_generated": int(n),
         "throughput_tokens_per_s": throughput,
         "throughput_per_device_tokens_per_s": throughput / p.devices.count,
-        "skip_rate": _ratio(r.n_skipped, n),
-        "transmission_rate": _ratio(r.n_sent, n),
-        "true_skip_rate": _ratio(r.skip_accepted, r.n_skipped),
-        "true_skip_rate_expected": _ratio(r.skip_accept_prob, r.n_skipped),
-        "skip_error_rate": _ratio(r.n_skipped - r.skip_accepted, n),
-        "rejection_rate": _ratio(r.n_rejected, r.n_sent),
-        "exact_rejection_rate": _ratio(r.exact_reject_sum, r.n_sent),
-        "output_tv_distance": _ratio(r.tv_sum, r.n_sent) if r.tv_known else None,
-        "acceptance_rate": _ratio(n - r.n_rejected - (r.n_skipped - r.skip_accepted), n),
-        "llm_calls_per_token": _ratio(r.n_sent, n),
+        "skip_rate": _ratio(n_skipped, n),
+        "transmission_rate": _ratio(n_sent, n),
+        "true_skip_rate": _ratio(skip_accepted, n_skipped),
+        "true_skip_rate_expected": _ratio(led.skipped("accept_prob"), n_skipped),
+        "skip_error_rate": _ratio(n_skipped - skip_accepted, n),
+        "rejection_rate": _ratio(n_rejected, n_sent),
+        "exact_rejection_rate": _ratio(led.sent("exact_rejection"), n_sent),
+        "output_tv_distance": _ratio(led.sent("output_tv"), n_sent)
+        if led.output_tv_known
+        else None,
+        "acceptance_rate": _ratio(n - n_rejected - (n_skipped - skip_accepted), n),
+        "llm_calls_per_token": _ratio(n_sent, n),
         "uplink_bits_per_transmission": mean_bits,
         "full_payload_bits": result.payload.full_bits,
         "payload_compression": None
         if mean_bits is None
         else 1.0 - mean_bits / result.payload.full_bits,
-        "mean_truncation_k": _ratio(r.k_sum, n_uplink) if n_uplink else None,
+        "mean_truncation_k": _ratio(led.sent("k"), n_uplink) if n_uplink else None,
         "mean_token_latency_s": lat_mean,
         "p50_token_latency_s": cdf[LATENCY_CDF_PROBS.index(0.5)],
         "p95_token_latency_s": cdf[LATENCY_CDF_PROBS.index(0.95)],
@@ -130,7 +141,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "token_latency_quantiles_s": {
             f"q{round(q * 100):02d}": x for q, x in zip(LATENCY_CDF_PROBS, cdf, strict=True)
         },
-        "mean_verified_token_latency_s": _ratio(sum(r.stage_sums), r.n_sent),
+        "mean_verified_token_latency_s": _ratio(sum(r.stage_sums), n_sent),
         "p95_verified_token_latency_s": verified_p95,
         "mean_request_latency_s": _ratio(float((req_values * req_weights).sum()), n_requests),
         "p95_request_latency_s": req_p95,
@@ -147,8 +158,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "mean_batch_size": _ratio(r.batch_items, r.n_batches),
         "batch_size_counts": {str(k): v for k, v in sorted(r.batch_size_counts.items())},
         "uplink_utilization": r.uplink_busy_s / duration,
-        "jain_fairness": jain_index(r.device_tokens),
-        "uplink_jain_fairness": jain_index(r.device_bits),
+        "jain_fairness": jain_index(led.device_tokens),
+        "uplink_jain_fairness": jain_index(led.device_column("bits")),
         "rb_jain_fairness": jain_index(r.device_rbs) if r.total_rbs else None,
         "device_energy_per_token_j": _ratio(e_device, n),
         "server_energy_per_token_j": _ratio(e_gpu, n),

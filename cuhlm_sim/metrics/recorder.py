@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cuhlm_sim.metrics.ledger import SKIP, TokenLedger
 from cuhlm_sim.metrics.sample import BoundedSample
 from cuhlm_sim.metrics.window import Window
 
@@ -66,25 +67,14 @@ class Recorder:
         #: Which tokens and which time count: the only place the window rule lives.
         self.window = Window(window_start_s, window_end_s)
         self.log_tokens = log_tokens
-        self._device_tokens = [0] * num_devices  # a list: cheaper per update than numpy
-        # skipped tokens
-        self.n_skipped = 0
-        self.skip_accepted = 0.0
-        self.skip_accept_prob = 0.0
+        self.num_devices = num_devices
+        #: What in-window tokens add to the counters (set by :meth:`attach`; None only when
+        #: a component is tested alone and no token counters are read).
+        self.ledger: TokenLedger | None = None
+        # skipped tokens: their latency is τ; count per distinct τ
         self.skip_latency: dict[float, int] = {}
         # transmitted (verified) tokens
-        self.n_sent = 0
-        self.n_rejected = 0
-        self.bits_sum = 0.0
-        self.k_sum = 0.0
-        self.tv_sum = 0.0  # Σ TV(output law, q) over verified tokens (CU-HLM's quality cost)
-        self.exact_reject_sum = 0.0  # Σ (1 − π) had the untruncated draft been verified
         self.sent_latency = BoundedSample()
-        # Per trace row, what a verified token adds to tv_sum and exact_reject_sum
-        # (set_row_quality; zeros until then).
-        self.row_tv: np.ndarray = np.zeros(1)
-        self.row_exact_reject: np.ndarray = np.zeros(1)
-        self.tv_known = True
         # requests whose last token commits inside the window
         self.request_latency = BoundedSample()
         self.stage_sums = [0.0] * len(STAGES)
@@ -94,11 +84,8 @@ class Recorder:
         self.batch_items = 0
         self.batch_size_counts: dict[int, int] = {}
         self.uplink_busy_s = 0.0
-        self.uplink_transmissions = 0
         # Per-device sums updated per token: lists (cheaper per update than numpy scalars).
-        self._device_bits = [0.0] * num_devices
         self._device_uplink_queue_s = [0.0] * num_devices
-        self._device_transmissions = [0] * num_devices
         self._slot_airtime_s = np.zeros(num_devices)  # slotted uplink: whole slots
         self._fluid_airtime_s = [0.0] * num_devices  # fluid uplink: per payload
         # Transmit energy of in-window verified tokens: the time their devices actually sent
@@ -116,12 +103,10 @@ class Recorder:
         # per-token log, as column chunks
         self._log: list[dict[str, np.ndarray]] = []
 
-    def set_row_quality(self, tv: np.ndarray | None, exact_reject: np.ndarray) -> None:
-        """The policy's per-row output TV (None: unknown) and untruncated rejection
-        probability, booked for every verified token."""
-        self.tv_known = tv is not None
-        self.row_tv = np.zeros(exact_reject.size) if tv is None else np.asarray(tv, np.float64)
-        self.row_exact_reject = np.asarray(exact_reject, dtype=np.float64)
+    def attach(self, policy, trace) -> TokenLedger:
+        """Build the run's :class:`TokenLedger` from the policy's per-row decisions."""
+        self.ledger = TokenLedger.for_policy(policy, trace, self.num_devices)
+        return self.ledger
 
     def request_done(self, start: float, end: float) -> None:
         """A request drafted its first token at ``start``; its last token commits at ``end``."""
@@ -139,20 +124,17 @@ class Recorder:
         self.uplink_active.close(now)
 
     # -- skipped tokens -------------------------------------------------------------------
-    def skipped_block(
-        self, device: int, count: int, accepted: float, accept_prob: float, token_s: float
-    ) -> None:
-        """Add ``count`` skipped tokens as if all commit inside the window.
+    def skipped_block(self, device: int, sums: np.ndarray, token_s: float) -> None:
+        """Add skipped tokens with :data:`~cuhlm_sim.metrics.ledger.SKIP` sums ``sums`` (count
+        first) as if all commit inside the window.
 
         Devices book a whole block of skips at once and send the runs that turn out to lie
-        (partly) outside the window through :meth:`skipped_run` with a negative correction,
-        so the common case costs nothing per run. ``count`` may be negative (a correction).
+        (partly) outside the window through :meth:`skipped_run`, taking the block booking back
+        with negative sums, so the common case costs nothing per run.
         """
-        self.n_skipped += count
-        self._device_tokens[device] += count
-        self.skip_accepted += accepted
-        self.skip_accept_prob += accept_prob
+        self.ledger.book_skips(device, sums)
         lat = self.skip_latency
+        count = round(sums[0])
         lat[token_s] = lat.get(token_s, 0) + count
 
     def skipped_run(
@@ -161,14 +143,14 @@ class Recorder:
         t_run_start: float,
         token_s: float,
         count: int,
-        cum_accepted: np.ndarray,
-        cum_accept_prob: np.ndarray,
+        cums: np.ndarray,
         pos: int,
         rows: np.ndarray | None = None,
     ) -> None:
         """``count`` skipped tokens whose i-th (0-based) commits at t_run_start + (i+1)·token_s.
 
-        ``cum_*`` are prefix sums over the current block; block positions pos..pos+count-1.
+        ``cums`` are the block's skip prefix sums (:meth:`TokenLedger.block_skip_prefix`);
+        the run covers block positions pos..pos+count-1.
         """
         window = self.window
         if window.holds_run(t_run_start, token_s, count):
@@ -176,20 +158,13 @@ class Recorder:
         else:
             lo, hi = window.run_range(t_run_start, token_s, count)
         if hi > lo:
-            a, b = pos + lo, pos + hi
-            self.skipped_block(
-                device,
-                hi - lo,
-                float(cum_accepted[b] - cum_accepted[a]),
-                float(cum_accept_prob[b] - cum_accept_prob[a]),
-                token_s,
-            )
+            self.skipped_block(device, cums[pos + hi] - cums[pos + lo], token_s)
         if self.log_tokens and rows is not None:
             commit = window.run_commits(t_run_start, token_s, count)
             keep = commit <= window.end
             n = int(keep.sum())
             if n:
-                acc = np.diff(cum_accepted[pos : pos + count + 1])[keep] > 0.5
+                acc = np.diff(cums[pos : pos + count + 1, SKIP.index("accepted")])[keep] > 0.5
                 self._log.append(
                     {
                         "device": np.full(n, device, dtype=np.int32),
@@ -206,31 +181,6 @@ class Recorder:
                 )
 
     # -- transmitted tokens ---------------------------------------------------------------
-    def sent_block(
-        self,
-        device: int,
-        count: int,
-        rejected: int,
-        k_sum: int,
-        bits_sum: float,
-        transmissions: int,
-        tv_sum: float = 0.0,
-        exact_reject_sum: float = 0.0,
-    ) -> None:
-        """Add what is known in advance of ``count`` verified tokens (as if all commit inside
-        the window); negative values take a booking back. Their times come with :meth:`sent`
-        (``job.prebooked``)."""
-        self.n_sent += count
-        self.tv_sum += tv_sum
-        self.exact_reject_sum += exact_reject_sum
-        self._device_tokens[device] += count
-        self.n_rejected += rejected
-        self.k_sum += k_sum
-        self.bits_sum += bits_sum
-        self.uplink_transmissions += transmissions
-        self._device_bits[device] += bits_sum
-        self._device_transmissions[device] += transmissions
-
     def sent(self, batch) -> None:  # batch: list[cuhlm_sim.model.job.Job]
         """Book the verified tokens of one GPU batch when they commit at their devices.
 
@@ -253,21 +203,10 @@ class Recorder:
         n = len(batch)
         s[4] += n * (gpu_end - gpu_start)
         s[5] += n * (t - gpu_end)
-        if not first.prebooked:  # else counts, payloads and accept decisions came per block
+        if not first.prebooked and self.ledger is not None:  # else booked with its block
+            book = self.ledger.book_sent
             for job in batch:
-                bits = job.bits if job.bits > 0 else 0.0
-                rejected = 0 if job.accepted else 1
-                row = job.row
-                self.sent_block(
-                    job.device,
-                    1,
-                    rejected,
-                    job.k,
-                    bits,
-                    int(bits > 0),
-                    float(self.row_tv[row]),
-                    float(self.row_exact_reject[row]),
-                )
+                book(job.device, [job.row])
         dev_ulq = self._device_uplink_queue_s
         slm = ul_queue = airtime = gpu_queue = tx_air = radiated = 0.0
         for job in batch:
@@ -353,28 +292,15 @@ class Recorder:
         return self._slot_airtime_s + np.asarray(self._fluid_airtime_s)
 
     @property
-    def device_bits(self) -> np.ndarray:
-        """float64 [num_devices]: uplink bits of in-window verified tokens."""
-        return np.asarray(self._device_bits, dtype=np.float64)
-
-    @property
-    def device_transmissions(self) -> np.ndarray:
-        """int64 [num_devices]: in-window uplink transmissions."""
-        return np.asarray(self._device_transmissions, dtype=np.int64)
-
-    @property
     def device_uplink_queue_s(self) -> np.ndarray:
         """float64 [num_devices]: summed wait for the first uplink resource [s]."""
         return np.asarray(self._device_uplink_queue_s, dtype=np.float64)
 
     @property
-    def device_tokens(self) -> np.ndarray:
-        """int64 [num_devices]: tokens each device committed inside the window."""
-        return np.asarray(self._device_tokens, dtype=np.int64)
-
-    @property
     def n_tokens(self) -> int:
-        return self.n_skipped + self.n_sent
+        """In-window tokens, skipped and verified."""
+        led = self.ledger
+        return round(led.skipped("tokens") + led.sent("tokens"))
 
     def latency_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, weights) of every in-window token latency, skipped runs as weighted points."""

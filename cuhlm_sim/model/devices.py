@@ -34,25 +34,6 @@ from cuhlm_sim.traces.arrays import TraceArrays
 BLOCK_ROWS = 1024
 
 
-def trace_prefix_sums(trace: TraceArrays) -> tuple[np.ndarray, np.ndarray]:
-    """float64 [num_rows + 1] prefix sums of ``accepted`` and ``accept_prob`` over the trace:
-    any cyclic range of rows sums in O(1). Computed once per run, shared by the devices."""
-    acc = np.concatenate(([0.0], np.cumsum(trace.accepted, dtype=np.float64)))
-    pi = np.concatenate(([0.0], np.cumsum(trace.accept_prob, dtype=np.float64)))
-    return acc, pi
-
-
-def cyclic_range_sums(prefix: tuple[np.ndarray, ...], start: int, size: int) -> tuple[float, ...]:
-    """Sums over ``size`` rows from row ``start`` of a trace replayed cyclically, from its
-    [num_rows + 1] prefix sums (the range may wrap around the end, even several times)."""
-    n = prefix[0].size - 1
-    end = start + size
-    if end <= n:
-        return tuple(float(c[end] - c[start]) for c in prefix)
-    laps, rest = divmod(end - n, n)
-    return tuple(float(c[n] - c[start] + laps * c[n] + c[rest]) for c in prefix)
-
-
 def _f64(a: np.ndarray) -> array:
     out = array("d")
     out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
@@ -80,8 +61,6 @@ class Device:
         Where transmitted drafts go (the uplink, or the GPU directly for LLM-only).
     timers : DraftTimers
         The cell's shared draft-completion timers (closed-loop hybrid devices use them).
-    trace_sums : (float64 [num_rows + 1], float64 [num_rows + 1])
-        :func:`trace_prefix_sums` of the trace, computed once for all devices.
     """
 
     # Slots: the per-token paths read a dozen attributes; slot reads are the cheapest.
@@ -96,6 +75,7 @@ class Device:
         "_j",
         "_job",
         "_ks",
+        "_ledger",
         "_left",
         "_llm_i",
         "_llm_rows",
@@ -112,7 +92,6 @@ class Device:
         "_tau",
         "_think_rng",
         "_timers",
-        "_trace_sums",
         "_window",
         "cursor",
         "env",
@@ -142,7 +121,6 @@ class Device:
         priority_key: np.ndarray | None = None,
         *,
         timers: DraftTimers,
-        trace_sums: tuple[np.ndarray, np.ndarray],
     ) -> None:
         self.env = env
         self.index = index
@@ -172,7 +150,7 @@ class Device:
         job.slm_s = self._tau
         job.prebooked = not self._exact
         self._timers = timers
-        self._trace_sums = trace_sums
+        self._ledger = recorder.ledger  # what each token adds to the counters
         self._cum = None
 
     # Streams are made on first use: a Generator costs ~10 µs to create, and most devices
@@ -213,14 +191,6 @@ class Device:
         else:
             begin()
 
-    def _prefix_sums(self, rows: np.ndarray, tx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[len(rows) + 1] prefix sums of accepted and accept_prob over the *skipped* rows
-        (transmitted rows count 0): O(1) skip sums over any range of the block."""
-        skip = ~tx
-        acc = np.concatenate(([0.0], np.cumsum(self.trace.accepted[rows] & skip)))
-        pi = np.concatenate(([0.0], np.cumsum(np.where(skip, self.trace.accept_prob[rows], 0.0))))
-        return acc, pi
-
     def _rows_from(self, start: int, size: int) -> np.ndarray:
         """``size`` trace rows from ``start``, wrapping around the end of the trace."""
         n = self.trace.num_rows
@@ -234,12 +204,12 @@ class Device:
         self.cursor = (self.cursor + size) % self.trace.num_rows
         return rows
 
-    def _block_cums(self) -> tuple[np.ndarray, np.ndarray]:
+    def _block_cums(self) -> np.ndarray:
         """The block's skip prefix sums, made on first use: only runs at the window edges, the
         end of the run and the per-token log read them."""
         if self._cum is None:
             rows = self._rows_from(self._block_start, self._size)
-            self._cum = self._prefix_sums(rows, self._block_tx)
+            self._cum = self._ledger.block_skip_prefix(rows, self._block_tx)
         return self._cum
 
     # -- hybrid devices (SLM drafts, some drafts verified) ---------------------------------
@@ -270,15 +240,8 @@ class Device:
         if not self._exact:
             # Skip sums = the whole block's (O(1) from the trace's prefix sums) minus the
             # transmitted rows'.
-            acc, pi = cyclic_range_sums(self._trace_sums, self._block_start, size)
-            trace = self.trace
-            self.recorder.skipped_block(
-                self.index,
-                size - n_sent,
-                acc - float(np.count_nonzero(trace.accepted[sent_rows])),
-                pi - float(trace.accept_prob[sent_rows].sum()),
-                self._tau,
-            )
+            sums = self._ledger.block_skip_sums(self._block_start, size, sent_rows)
+            self.recorder.skipped_block(self.index, sums, self._tau)
         self._sent_pos = _i64(sent_pos)
         self._n_sent = n_sent
         self._j = 0
@@ -366,35 +329,20 @@ class Device:
         tau = self._tau
         if not self._exact and self._window.holds_run(t0, tau, m):
             return
-        acc, pi = self._block_cums()
-        self.recorder.skipped_run(self.index, t0, tau, m, acc, pi, pos, self._rows)
+        self.recorder.skipped_run(self.index, t0, tau, m, self._block_cums(), pos, self._rows)
         if not self._exact:
-            self._unbook_skips(pos, pos + m, m)
+            self._unbook_skips(pos, pos + m)
 
     def _book_sent(self, lo: int, hi: int, sign: int) -> None:
         """Book (sign 1) or take back (sign -1) what is known in advance of the block's
-        transmitted tokens lo..hi-1: count, rejections, truncation sizes, payload bits."""
-        bits = np.frombuffer(self._bits, dtype=np.float64)[lo:hi]
-        n = hi - lo
-        rec, rows = self.recorder, self._sent_rows[lo:hi]
-        rec.sent_block(
-            self.index,
-            sign * n,
-            sign * (n - int(np.count_nonzero(self._accepted[lo:hi]))),
-            sign * int(self._ks[lo:hi].sum()),
-            sign * float(bits.sum()),
-            sign * int(np.count_nonzero(bits > 0)),
-            sign * float(rec.row_tv[rows].sum()),
-            sign * float(rec.row_exact_reject[rows].sum()),
-        )
+        transmitted tokens lo..hi-1 (the ledger's per-row counters)."""
+        self._ledger.book_sent(self.index, self._sent_rows[lo:hi], sign)
 
-    def _unbook_skips(self, lo: int, hi: int, count: int) -> None:
-        """Take back the block booking of the ``count`` skipped tokens at block positions
-        lo..hi-1 (transmitted positions in the range add nothing to the skip sums)."""
-        acc, pi = self._block_cums()
-        self.recorder.skipped_block(
-            self.index, -count, float(acc[lo] - acc[hi]), float(pi[lo] - pi[hi]), self._tau
-        )
+    def _unbook_skips(self, lo: int, hi: int) -> None:
+        """Take back the block booking of the skipped tokens at block positions lo..hi-1
+        (transmitted positions in the range add nothing to the skip sums)."""
+        cums = self._block_cums()
+        self.recorder.skipped_block(self.index, cums[lo] - cums[hi], self._tau)
 
     def close(self) -> None:
         """Take back the block bookings this device never reached when the run ends: its
@@ -406,7 +354,7 @@ class Device:
         s, size = sent[j], self._size
         n = (size - s - 1) - (len(sent) - j - 1)  # skipped positions after the in-flight one
         if n:
-            self._unbook_skips(s + 1, size, n)
+            self._unbook_skips(s + 1, size)
 
     # -- LLM-only devices (the base station generates every token) ------------------------
     def _llm_request(self) -> None:
@@ -452,12 +400,12 @@ class Device:
             bits = policy.payload_bits(rows).tolist()
             accepted = policy.accepted(rows).tolist()
             ks = policy.truncation_k(rows).tolist()
-            cum_acc, cum_pi = self._prefix_sums(rows, np.asarray(tx))
+            cums = self._ledger.block_skip_prefix(rows, np.asarray(tx))
             for i, row in enumerate(rows.tolist()):
                 yield env.timeout(gaps[i])
                 if not tx[i]:
                     rec.skipped_run(
-                        dev, env.now, tau, 1, cum_acc, cum_pi, i, rows if rec.log_tokens else None
+                        dev, env.now, tau, 1, cums, i, rows if rec.log_tokens else None
                     )
                     continue
                 job = Job(dev, row, bits[i])

@@ -17,7 +17,7 @@ import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel_state import build_channel, spectral_efficiency
-from cuhlm_sim.model.devices import Device, trace_prefix_sums
+from cuhlm_sim.model.devices import Device
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
@@ -82,7 +82,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     recorder = Recorder(params.warmup_s, params.end_s, n_dev, params.log_tokens)
     payload = PayloadModel(params.payload)
     policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
-    recorder.set_row_quality(policy.output_tv(), policy.exact_rejection())
+    recorder.attach(policy, trace)  # the token ledger: what each token adds to the counters
     server = GpuServer(env, params.server, recorder)
     channel = build_channel(params.channel, n_dev, params.uplink.bandwidth_hz, params.seed)
     snr_db = np.array(channel.snr_db(0.0), dtype=np.float64)  # [num_devices] dB
@@ -114,7 +114,6 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
     elif params.server.discipline == "priority_importance":
         priority_key = importance_scores(trace, params.policy)
     timers = DraftTimers(env, submit)
-    trace_sums = trace_prefix_sums(trace)
     # One stream per component, drawn in device order: device i gets the i-th draw whatever
     # the device count, so adding devices leaves the others' offsets and start times alone.
     offsets = stream(params.seed, Stream.TRACE_OFFSET).integers(trace.num_rows, size=n_dev)
@@ -139,7 +138,6 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             start_delay_s=start,
             priority_key=priority_key,
             timers=timers,
-            trace_sums=trace_sums,
         )
         dev.start()
         devices.append(dev)

@@ -163,12 +163,16 @@ def test_server_max_wait_starts_early_when_full():
 
 def test_recorder_skipped_run_window_arithmetic():
     """Run of 10 tokens, spacing 1 s, starting at t=0: commits at 1..10; window [2.5, 7.5]."""
+    from cuhlm_sim.metrics.ledger import SKIP, TokenLedger
+
     rec = Recorder(2.5, 7.5, 1, False)
-    acc = np.arange(11, dtype=float)  # every token accepted
-    rec.skipped_run(0, 0.0, 1.0, 10, acc, acc * 0.5, 0)
-    assert rec.n_skipped == 5  # commits 3, 4, 5, 6, 7
-    assert rec.skip_accepted == 5
-    assert rec.skip_accept_prob == 2.5
+    rec.ledger = TokenLedger(1, np.zeros((10, 7)), np.zeros((10, len(SKIP))))
+    n = np.arange(11, dtype=float)  # every token counts 1, is accepted, has π = 0.5
+    cums = np.column_stack([n, n, n * 0.5])
+    rec.skipped_run(0, 0.0, 1.0, 10, cums, 0)
+    assert rec.ledger.skipped("tokens") == 5  # commits 3, 4, 5, 6, 7
+    assert rec.ledger.skipped("accepted") == 5
+    assert rec.ledger.skipped("accept_prob") == 2.5
 
 
 def test_equal_share_uplink_group_entry_splits_when_rates_change():
@@ -199,15 +203,15 @@ def test_equal_share_uplink_group_entry_splits_when_rates_change():
 
 @pytest.mark.parametrize("n", [7, 50, 2000])
 def test_cyclic_range_sums_match_direct_sums(n):
-    from cuhlm_sim.model.devices import cyclic_range_sums
+    from cuhlm_sim.metrics.ledger import TokenLedger
 
     rng = np.random.default_rng(n)
-    x, y = rng.random(n), (rng.random(n) < 0.5).astype(float)
-    prefix = (np.concatenate(([0.0], np.cumsum(x))), np.concatenate(([0.0], np.cumsum(y))))
+    skip = np.column_stack([np.ones(n), rng.random(n) < 0.5, rng.random(n)])
+    led = TokenLedger(1, np.zeros((n, 7)), skip)
     for start, size in [(0, n), (n - 1, 1), (n - 1, 3), (3 % n, 2 * n + 5), (n // 2, 0)]:
         rows = (start + np.arange(size)) % n
-        got = cyclic_range_sums(prefix, start, size)
-        assert got == pytest.approx((x[rows].sum(), y[rows].sum()), abs=1e-9)
+        got = led.range_skip_sums(start, size)
+        np.testing.assert_allclose(got, skip[rows].sum(axis=0), atol=1e-9)
 
 
 def test_draft_timers_share_one_event_per_completion_instant():
