@@ -180,7 +180,7 @@ def report(
     target: Annotated[str, typer.Option(help="rejected (1−accepted) | beta (1−π).")] = "rejected",
 ) -> None:
     """Print the Markdown summary table used in traces/README.md."""
-    from cuhlm_sim.traces.inspect import report_markdown
+    from cuhlm_sim.traces.fit import report_markdown
 
     typer.echo(report_markdown(file, target), nl=False)
 

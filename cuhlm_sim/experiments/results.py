@@ -1,19 +1,17 @@
-"""Sweep results as tables: one row per run, and per point the mean, standard deviation and
-95 % confidence interval (Student t) of every metric over the repetitions."""
+"""Sweep results as tables: per point the mean, standard deviation and 95 % confidence interval
+(Student t) of every metric over the repetitions, from the runs table that
+:func:`cuhlm_sim.experiments.sweep.runs_frame` builds (the plan stays there)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-if TYPE_CHECKING:
-    from cuhlm_sim.experiments.sweep import SweepPlan
 
 RUN_META = ("key", "point", "rep", "seed", "status", "error", "wall_time_s")
 
@@ -31,28 +29,6 @@ def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
         elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
             out[name] = math.nan if value is None else float(value)
     return out
-
-
-def runs_frame(plan: SweepPlan, records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
-    """One row per run of this plan: swept parameters, seed, status and every scalar metric."""
-    rows = []
-    for task in plan.tasks:
-        rec = records.get(task.key)
-        if rec is None:
-            continue
-        row: dict[str, Any] = {
-            "key": task.key,
-            "point": task.point,
-            "rep": task.rep,
-            "seed": task.seed,
-            "status": rec["status"],
-            "error": rec.get("error"),
-            "wall_time_s": rec.get("wall_time_s"),
-        }
-        row.update(task.params)
-        row.update(flatten_summary(rec.get("summary")))
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def ci95_half_width(values: np.ndarray) -> float:

@@ -54,7 +54,6 @@ from cuhlm_sim.experiments.results import (  # noqa: F401 (re-exported for calle
     ci95_half_width,
     flatten_summary,
     points_frame,
-    runs_frame,
     write_frame,
 )
 from cuhlm_sim.outputs.writer import dump_json
@@ -62,8 +61,6 @@ from cuhlm_sim.runner import run_scenario
 from cuhlm_sim.traces.arrays import TraceArrays
 
 log = logging.getLogger(__name__)
-
-#: Columns of runs.parquet that are not swept parameters or metrics.
 
 
 class _Spec(BaseModel):
@@ -173,6 +170,28 @@ class SweepPlan:
     points: list[dict[str, Any]]
     seeds: list[int]
     tasks: list[RunTask] = field(default_factory=list)
+
+
+def runs_frame(plan: SweepPlan, records: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per run of this plan: swept parameters, seed, status and every scalar metric."""
+    rows = []
+    for task in plan.tasks:
+        rec = records.get(task.key)
+        if rec is None:
+            continue
+        row: dict[str, Any] = {
+            "key": task.key,
+            "point": task.point,
+            "rep": task.rep,
+            "seed": task.seed,
+            "status": rec["status"],
+            "error": rec.get("error"),
+            "wall_time_s": rec.get("wall_time_s"),
+        }
+        row.update(task.params)
+        row.update(flatten_summary(rec.get("summary")))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _axis_dimensions(spec: SweepSpec, source: str) -> list[list[dict[str, Any]]]:

@@ -5,7 +5,8 @@ values of u = u_count/K, or equal-width bins when u is continuous); a weighted l
 through the bin means (weights = rows per bin) gives a and b. Their 95 % intervals use the WLS
 covariance s²·(XᵀWX)⁻¹ with s² = Σ n_i r_i² / (m − 2) and t-quantiles with m − 2 degrees of
 freedom, so lack of fit widens them. Thresholds: risk-averse u_th = −b/a, risk-prone
-u_th = (Δ − b)/a with Δ = share of tokens with q(d) < p(d).
+u_th = (Δ − b)/a with Δ = share of tokens with q(d) < p(d). :func:`report_markdown` writes the
+per-kind table of ``traces/README.md`` (``cuhlm traces report``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from scipy import stats
 
 from cuhlm_sim.errors import TraceError
+from cuhlm_sim.traces.inspect import read_trace
 
 #: At most this many distinct u values are used as bins directly.
 MAX_DISCRETE_BINS = 101
@@ -136,8 +138,6 @@ def fit_trace(
     path: Path, target: str = "rejected", by_kind: bool = False, n_bins: int | None = None
 ) -> dict[str, FitResult]:
     """Fit a trace file overall (key ``all``) and, with ``by_kind``, per kind."""
-    from cuhlm_sim.traces.inspect import read_trace
-
     df, _, _ = read_trace(path)
     out = {"all": fit_frame(df, target, n_bins)}
     if by_kind:
@@ -177,3 +177,28 @@ def save_plot(results: dict[str, FitResult], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def report_markdown(path: Path, target: str = "rejected") -> str:
+    """Markdown table for ``traces/README.md``: per kind and overall, α, accept rate, the fit
+    β ≈ a·u + b with 95 % CIs, the risk-averse threshold and the skip rate it gives."""
+    df, _, _ = read_trace(path)
+    overall = fit_frame(df, target)
+    pid = "prompt_id" if "prompt_id" in df else "seq_id"
+    lines = [
+        "| kind | prompts | rows | mean α | accept rate | a [95 % CI] | b [95 % CI] | R² "
+        "| u_th averse | skip rate at own u_th | skip rate at overall u_th | Δ |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups = [(str(k), g) for k, g in df.groupby("kind", sort=True)] + [("all", df)]
+    for name, g in groups:
+        r = overall if name == "all" else fit_frame(g, target)
+        skip_all = float(np.mean(g["uncertainty"].to_numpy() <= overall.u_th_averse))
+        lines.append(
+            f"| {name} | {g[pid].nunique()} | {len(g)} | {g['overlap_alpha'].mean():.3f} "
+            f"| {g['accepted'].mean():.3f} "
+            f"| {r.a:.3f} [{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}] "
+            f"| {r.b:.3f} [{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}] | {r.r2:.3f} "
+            f"| {r.u_th_averse:.3f} | {r.skip_rate_averse:.3f} | {skip_all:.3f} | {r.delta:.3f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """Summary of a token trace: what it holds and what its numbers say.
 
-Used by ``cuhlm traces inspect`` and for the tables in ``traces/README.md``. Returns plain data;
+Used by ``cuhlm traces inspect``; the fit and its table in ``traces/README.md`` are in
+:mod:`cuhlm_sim.traces.fit`, which reads traces through :func:`read_trace`. Returns plain data;
 only the CLI prints.
 """
 
@@ -146,30 +147,3 @@ def summarize(path: Path, prob_bits: int = 8, vocab_size: int | None = None) -> 
         ),
         meta=keep_meta,
     )
-
-
-def report_markdown(path: Path, target: str = "rejected") -> str:
-    """Markdown table for ``traces/README.md``: per kind and overall, α, accept rate, the fit
-    β ≈ a·u + b with 95 % CIs, the risk-averse threshold and the skip rate it gives."""
-    from cuhlm_sim.traces.fit import fit_frame
-
-    df, _, _ = read_trace(path)
-    overall = fit_frame(df, target)
-    pid = "prompt_id" if "prompt_id" in df else "seq_id"
-    lines = [
-        "| kind | prompts | rows | mean α | accept rate | a [95 % CI] | b [95 % CI] | R² "
-        "| u_th averse | skip rate at own u_th | skip rate at overall u_th | Δ |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    groups = [(str(k), g) for k, g in df.groupby("kind", sort=True)] + [("all", df)]
-    for name, g in groups:
-        r = overall if name == "all" else fit_frame(g, target)
-        skip_all = float(np.mean(g["uncertainty"].to_numpy() <= overall.u_th_averse))
-        lines.append(
-            f"| {name} | {g[pid].nunique()} | {len(g)} | {g['overlap_alpha'].mean():.3f} "
-            f"| {g['accepted'].mean():.3f} "
-            f"| {r.a:.3f} [{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}] "
-            f"| {r.b:.3f} [{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}] | {r.r2:.3f} "
-            f"| {r.u_th_averse:.3f} | {r.skip_rate_averse:.3f} | {skip_all:.3f} | {r.delta:.3f} |"
-        )
-    return "\n".join(lines) + "\n"
