@@ -28,13 +28,17 @@ class RunOutput:
 
 def check_scenario(scenario: Scenario) -> TraceArrays:
     """Everything a run would reject, without simulating: trace file, columns, value ranges,
-    and policy settings that depend on the trace (e.g. truncation_k in its k_grid)."""
-    from cuhlm_sim.model.payload import PayloadModel
-    from cuhlm_sim.model.policies import POLICIES
+    and every component built as a run builds it (policy, channel, uplink, GPU server), so
+    settings that depend on the trace (e.g. truncation_k in its k_grid) fail here too."""
+    import simpy
+
+    from cuhlm_sim.metrics.recorder import Recorder
+    from cuhlm_sim.model.components import build_components
 
     trace = load_scenario_trace(scenario)
     params = build_params(scenario, trace)
-    POLICIES.create(params.policy.kind, params.policy, trace, PayloadModel(params.payload))
+    recorder = Recorder(params.warmup_s, params.end_s, params.devices.count, False)
+    build_components(simpy.Environment(), params, trace, recorder)
     return trace
 
 

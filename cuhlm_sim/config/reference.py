@@ -35,6 +35,20 @@ def scenario_reference_rows() -> list[tuple[str, str, str, str]]:
     return list(_walk(Scenario))
 
 
+def _choices(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, tuple[str, ...]]]:
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _choices(ann, f"{prefix}{name}.")
+        elif typing.get_origin(ann) is typing.Literal:
+            yield f"{prefix}{name}", typing.get_args(ann)
+
+
+def scenario_choices() -> dict[str, tuple[str, ...]]:
+    """Every key that takes one of a fixed set of strings -> the strings the schema accepts."""
+    return dict(_choices(Scenario))
+
+
 def scenario_reference_markdown() -> str:
     lines = [
         "# Scenario reference",

@@ -7,7 +7,6 @@ with everything measured inside the window.
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 from dataclasses import dataclass
@@ -16,21 +15,13 @@ import numpy as np
 import simpy
 
 from cuhlm_sim.metrics.recorder import Recorder
-from cuhlm_sim.model.channel_state import build_channel, spectral_efficiency
+from cuhlm_sim.model.components import Components, build_components
 from cuhlm_sim.model.devices import Device
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
-from cuhlm_sim.model.policies import POLICIES, Policy
-from cuhlm_sim.model.policies.ihlm import importance_scores
+from cuhlm_sim.model.policies import Policy
 from cuhlm_sim.model.rng import Stream, stream
-from cuhlm_sim.model.server import GpuServer
 from cuhlm_sim.model.timers import DraftTimers
-from cuhlm_sim.model.uplink import (
-    SCHEDULERS,
-    EqualShareUplink,
-    FullPowerShareUplink,
-    SlottedUplink,
-)
 from cuhlm_sim.traces.arrays import TraceArrays
 
 log = logging.getLogger(__name__)
@@ -62,57 +53,33 @@ class _CountingEnvironment(simpy.Environment):
         super().step()
 
 
-def _track_channel(env, channel, params: SimParams, eta: np.ndarray, snr_db: np.ndarray, uplink):
+def _track_channel(env, parts: Components, end_s: float):
     """Refresh SNR and spectral efficiency (in place) whenever the channel changes."""
+    channel, radio = parts.channel, parts.radio
     while True:
         nxt = channel.next_change_at(env.now)
         if nxt <= env.now:  # a block boundary that float rounding puts at "now"
             nxt = channel.next_change_at(env.now + 1e-9 * max(1.0, env.now))
-        if nxt >= params.end_s:
+        if nxt >= end_s:
             return
         yield env.timeout(max(0.0, nxt - env.now))
-        snr_db[:] = channel.snr_db(env.now)
-        eta[:] = spectral_efficiency(params.channel, snr_db)
-        uplink.rates_changed()
+        radio.snr_db[:] = channel.snr_db(env.now)
+        radio.eta[:] = radio.rate(radio.snr_db)
+        parts.uplink.rates_changed()
 
 
 def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = False) -> RunResult:
     env = _CountingEnvironment() if count_events else simpy.Environment()
     n_dev = params.devices.count
     recorder = Recorder(params.warmup_s, params.end_s, n_dev, params.log_tokens)
-    payload = PayloadModel(params.payload)
-    policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
+    parts = build_components(env, params, trace, recorder)
+    policy, server, uplink = parts.policy, parts.server, parts.uplink
     recorder.attach(policy, trace)  # the token ledger: what each token adds to the counters
-    server = GpuServer(env, params.server, recorder)
-    channel = build_channel(params.channel, n_dev, params.uplink.bandwidth_hz, params.seed)
-    snr_db = np.array(channel.snr_db(0.0), dtype=np.float64)  # [num_devices] dB
-    eta = spectral_efficiency(
-        params.channel, snr_db
-    )  # [num_devices] bit/s/Hz, updated in place  # [num_devices]
-    up = params.uplink
-    # full_power: the uplink maps the SNR on each device's share to a rate itself
-    rate_fn = functools.partial(spectral_efficiency, params.channel)
-    if up.scheduler != "equal_share":
-        scheduler = SCHEDULERS.create(up.scheduler, n_dev, up)
-        uplink = SlottedUplink(
-            env, up, eta, scheduler, server.submit, recorder, snr_db=snr_db, rate_fn=rate_fn
-        )
-    elif up.power_model == "full_power":
-        uplink = FullPowerShareUplink(
-            env, up.bandwidth_hz, snr_db, rate_fn, server.submit, recorder
-        )
-    else:
-        uplink = EqualShareUplink(env, up.bandwidth_hz, eta, server.submit, recorder)
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
     if params.warmup_s > 0:
         env.timeout(params.warmup_s).callbacks.append(lambda _ev: recorder.open_window(env.now))
-    if channel.next_change_at(0.0) < params.end_s:
-        env.process(_track_channel(env, channel, params, eta, snr_db, uplink))
-    priority_key = None  # [num_rows]
-    if params.server.discipline == "priority_uncertainty":
-        priority_key = trace.uncertainty
-    elif params.server.discipline == "priority_importance":
-        priority_key = importance_scores(trace, params.policy)
+    if parts.channel.next_change_at(0.0) < params.end_s:
+        env.process(_track_channel(env, parts, params.end_s))
     timers = DraftTimers(env, submit)
     # One stream per component, drawn in device order: device i gets the i-th draw whatever
     # the device count, so adding devices leaves the others' offsets and start times alone.
@@ -136,7 +103,7 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
             offset,
             seed=params.seed,
             start_delay_s=start,
-            priority_key=priority_key,
+            priority_key=parts.priority_key,
             timers=timers,
         )
         dev.start()
@@ -164,9 +131,9 @@ def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = Fals
         params=params,
         recorder=recorder,
         policy=policy,
-        payload=payload,
-        spectral_efficiency=eta,
-        snr_db=snr_db,
+        payload=parts.payload,
+        spectral_efficiency=parts.radio.eta,
+        snr_db=parts.radio.snr_db,
         events=getattr(env, "events_processed", -1),
         requests_done=sum(d.requests_done for d in devices),
     )

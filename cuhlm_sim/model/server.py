@@ -1,10 +1,13 @@
-r"""The base station's GPU verification server: FIFO queue, dynamic batching, several GPUs.
+r"""The base station's GPU verification server: a queue, dynamic batching, several GPUs.
 
-A batch of b verifications takes :math:`t(b) = t_1 + c\,(b - 1)` (``server.llm_latency_s``,
-``server.batch_per_item_s``). An idle GPU starts at once with what is queued (up to
-``max_batch``), or, with ``max_wait_s > 0``, waits until the batch is full or the oldest job
-has waited ``max_wait_s``. The commit time of every job is known when its batch starts, so the
-device's wake-up is scheduled right then; the only server event is "GPU free again".
+A batch of b verifications takes t(b), from the batch-latency model ``server.latency_model``
+(``BATCH_LATENCIES``): affine :math:`t(b) = t_1 + c\,(b - 1)` (``server.llm_latency_s``,
+``server.batch_per_item_s``) or a table. Jobs wait in the queue of ``server.discipline``
+(``DISCIPLINES``): first come first served, or by a per-row priority. An idle GPU starts at once
+with what is queued (up to ``max_batch``), or, with ``max_wait_s > 0``, waits until the batch
+is full or the oldest job has waited ``max_wait_s``. The commit time of every job is known when
+its batch starts, so the device's wake-up is scheduled right then; the only server event is
+"GPU free again".
 """
 
 from __future__ import annotations
@@ -20,30 +23,58 @@ from simpy.events import Timeout
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import ServerParams
+from cuhlm_sim.model.params import PolicyParams, ServerParams
+from cuhlm_sim.model.policies.ihlm import importance_scores
+from cuhlm_sim.model.registry import Registry
+from cuhlm_sim.traces.arrays import TraceArrays
+
+# --- batch latency t(b) ----------------------------------------------------------------------
+
+#: ``server.latency_model`` -> t(b) [s] at float64 batch sizes b (from the server params).
+BATCH_LATENCIES: Registry[np.ndarray] = Registry("batch-latency model")
+
+
+@BATCH_LATENCIES.register("affine")
+def affine_latency(params: ServerParams, b: np.ndarray) -> np.ndarray:
+    """:math:`t(b) = t_1 + c (b - 1)`."""
+    return params.llm_latency_s + params.batch_per_item_s * (b - 1)
+
+
+@BATCH_LATENCIES.register("table")
+def table_latency(params: ServerParams, b: np.ndarray) -> np.ndarray:
+    """Piecewise-linear interpolation in the (b, t) points, extrapolated linearly from the last
+    two beyond the table."""
+    xs = np.array([p[0] for p in params.latency_table], dtype=np.float64)
+    ys = np.array([p[1] for p in params.latency_table], dtype=np.float64)
+    t = np.interp(b, xs, ys)
+    if xs.size >= 2:
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        beyond = b > xs[-1]
+        t[beyond] = ys[-1] + slope * (b[beyond] - xs[-1])
+    return t
 
 
 def batch_latency_table(params: ServerParams) -> list[float]:
-    """t(b) [s] for b = 0..max_batch (index 0 unused).
-
-    ``affine``: :math:`t(b) = t_1 + c (b - 1)`. ``table``: piecewise-linear interpolation in
-    the given (b, t) points, extrapolated linearly from the last two beyond the table.
-    """
+    """t(b) [s] for b = 0..max_batch (index 0 unused), looked up once per run."""
     b = np.arange(params.max_batch + 1, dtype=np.float64)
-    if params.latency_model == "table" and params.latency_table:
-        xs = np.array([p[0] for p in params.latency_table], dtype=np.float64)
-        ys = np.array([p[1] for p in params.latency_table], dtype=np.float64)
-        t = np.interp(b, xs, ys)
-        if xs.size >= 2:
-            slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-            beyond = b > xs[-1]
-            t[beyond] = ys[-1] + slope * (b[beyond] - xs[-1])
-    else:
-        t = params.llm_latency_s + params.batch_per_item_s * (b - 1)
-    return t.tolist()
+    return BATCH_LATENCIES.create(params.latency_model, params, b).tolist()
 
 
-class _FifoQueue:
+# --- queue disciplines -----------------------------------------------------------------------
+
+#: ``server.discipline`` -> GPU queue class. Its ``row_priority`` gives the priority of each
+#: trace row (None: the queue ignores priorities), which the devices stamp on their jobs.
+DISCIPLINES: Registry[FifoQueue | PriorityQueue] = Registry("GPU queue discipline")
+
+
+@DISCIPLINES.register("fifo")
+class FifoQueue:
+    """First come, first served."""
+
+    @staticmethod
+    def row_priority(trace: TraceArrays, policy: PolicyParams) -> np.ndarray | None:
+        return None
+
     def __init__(self) -> None:
         self._q: deque[Job] = deque()
         self.push = self._q.append
@@ -65,8 +96,12 @@ class _FifoQueue:
         return self._q[0].t_gpu_arrive
 
 
-class _PriorityQueue:
+class PriorityQueue:
     """Highest ``job.priority`` first; equal priorities in arrival order."""
+
+    @staticmethod
+    def row_priority(trace: TraceArrays, policy: PolicyParams) -> np.ndarray:
+        raise NotImplementedError
 
     def __init__(self) -> None:
         self._h: list[tuple[float, int, Job]] = []
@@ -87,12 +122,30 @@ class _PriorityQueue:
         return min(item[2].t_gpu_arrive for item in self._h)
 
 
+@DISCIPLINES.register("priority_uncertainty")
+class UncertaintyFirstQueue(PriorityQueue):
+    """The most uncertain draft first."""
+
+    @staticmethod
+    def row_priority(trace: TraceArrays, policy: PolicyParams) -> np.ndarray:
+        return trace.uncertainty
+
+
+@DISCIPLINES.register("priority_importance")
+class ImportanceFirstQueue(PriorityQueue):
+    """The most important draft first (``policy.importance_source`` gives the scores)."""
+
+    @staticmethod
+    def row_priority(trace: TraceArrays, policy: PolicyParams) -> np.ndarray:
+        return importance_scores(trace, policy)
+
+
 class GpuServer:
     def __init__(self, env: simpy.Environment, params: ServerParams, recorder: Recorder) -> None:
         self.env = env
         self.params = params
         self.recorder = recorder
-        self._queue = _FifoQueue() if params.discipline == "fifo" else _PriorityQueue()
+        self._queue = DISCIPLINES.create(params.discipline)
         self._idle = params.gpus
         self._wait_timer_at = math.inf
         self._latency = batch_latency_table(params)

@@ -27,7 +27,7 @@ class EntropyPolicy(Policy):
 def entropy_policy():
     POLICIES.add("entropy", EntropyPolicy)
     yield
-    del POLICIES._classes["entropy"]
+    del POLICIES._entries["entropy"]
 
 
 def test_custom_policy_runs_and_matches_its_rule(entropy_policy):

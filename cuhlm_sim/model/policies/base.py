@@ -1,8 +1,9 @@
 """The policy interface: per trace row, transmit or skip, and what a transmission costs.
 
 A policy sees blocks of trace rows (numpy index arrays), never single tokens, so a new scheme is
-one small vectorised class. Subclass :class:`Policy`, implement :meth:`transmit`, and add it to
-``POLICIES`` in ``policies/__init__.py`` (plus the ``kind`` literal in ``config/schema.py``).
+one small vectorised class. Subclass :class:`Policy`, implement :meth:`transmit`, put
+``@POLICIES.register("name")`` on it (in a module ``policies/__init__.py`` imports) and add
+``"name"`` to the ``policy.kind`` choices in ``config/schema.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from cuhlm_sim.model.params import PolicyParams
 from cuhlm_sim.model.payload import PayloadModel
+from cuhlm_sim.model.registry import Registry
 from cuhlm_sim.traces.arrays import TraceArrays
 
 
@@ -70,3 +72,7 @@ class Policy(ABC):
         """float64 [num_rows]: probability that the LLM rejects the row's *untruncated* draft,
         1 − π with π = min(1, q(d)/p(d)) from the trace."""
         return 1.0 - self.trace.accept_prob
+
+
+#: ``policy.kind`` -> policy class (built once per run with the policy params, trace, payload).
+POLICIES: Registry[Policy] = Registry("policy")

@@ -18,9 +18,11 @@ from __future__ import annotations
 import numpy as np
 
 from cuhlm_sim.errors import ScenarioError
+from cuhlm_sim.model.policies.base import POLICIES
 from cuhlm_sim.model.policies.simple import UhlmPolicy
 
 
+@POLICIES.register("cuhlm")
 class CuhlmPolicy(UhlmPolicy):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -16,7 +16,7 @@ import numpy as np
 
 from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.model.params import PolicyParams
-from cuhlm_sim.model.policies.base import Policy
+from cuhlm_sim.model.policies.base import POLICIES, Policy
 from cuhlm_sim.model.rng import Stream
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -34,6 +34,7 @@ def importance_scores(trace: TraceArrays, params: PolicyParams) -> np.ndarray:
     return rng.beta(*params.importance_beta, trace.num_rows)
 
 
+@POLICIES.register("ihlm")
 class IhlmPolicy(Policy):
     uses_rng = False
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cuhlm_sim.model.policies.base import Policy
+from cuhlm_sim.model.policies.base import POLICIES, Policy
 
 
+@POLICIES.register("hlm")
 class HlmPolicy(Policy):
     """HLM: every draft is verified with its full distribution."""
 
@@ -17,6 +18,7 @@ class HlmPolicy(Policy):
         return np.ones(rows.shape, dtype=bool)
 
 
+@POLICIES.register("slm_only")
 class SlmOnlyPolicy(Policy):
     """SLM-only: the device emits every draft; nothing is sent."""
 
@@ -26,6 +28,7 @@ class SlmOnlyPolicy(Policy):
         return np.zeros(rows.shape, dtype=bool)
 
 
+@POLICIES.register("llm_only")
 class LlmOnlyPolicy(Policy):
     """LLM-only: the base station generates every token; only the downlink is used."""
 
@@ -45,6 +48,7 @@ class LlmOnlyPolicy(Policy):
         return np.zeros(self.trace.num_rows)  # the LLM samples the token itself
 
 
+@POLICIES.register("uhlm")
 class UhlmPolicy(Policy):
     """U-HLM: skip the uplink and the LLM when the SLM's uncertainty u <= u_th (decided once
     per trace row on the u_count grid, :meth:`TraceArrays.at_or_below`)."""
@@ -59,6 +63,7 @@ class UhlmPolicy(Policy):
         return self._transmit[rows]
 
 
+@POLICIES.register("random_skip")
 class RandomSkipPolicy(Policy):
     """Rand-HLM: skip each token with a fixed probability, by default U-HLM's skip rate at
     the same threshold on this trace (the matching is an assumption, ``hlm-theory.md`` §4)."""

@@ -1,31 +1,23 @@
 """The shared uplink: a fluid equal-share link, or a slotted resource-block scheduler.
 
-``UPLINKS`` maps the ``uplink.scheduler`` kind to its implementation.
+``UPLINKS`` maps the ``uplink.scheduler`` kind to the factory of its uplink; importing the two
+modules below is what registers them.
 """
 
-from cuhlm_sim.model.registry import Registry
+from cuhlm_sim.model.uplink.base import UPLINKS, Radio, Uplink
 from cuhlm_sim.model.uplink.fluid import (
     EqualShareUplink,
     FullPowerShareUplink,
     shannon_spectral_efficiency,
 )
-from cuhlm_sim.model.uplink.slotted import (
-    MaxRateScheduler,
-    ProportionalFairScheduler,
-    RoundRobinScheduler,
-    SlotScheduler,
-    SlottedUplink,
-)
-
-SCHEDULERS: Registry[SlotScheduler] = Registry("uplink scheduler")
-SCHEDULERS.add("round_robin", RoundRobinScheduler)
-SCHEDULERS.add("proportional_fair", ProportionalFairScheduler)
-SCHEDULERS.add("max_rate", MaxRateScheduler)
+from cuhlm_sim.model.uplink.slotted import SlottedUplink
 
 __all__ = [
-    "SCHEDULERS",
+    "UPLINKS",
     "EqualShareUplink",
     "FullPowerShareUplink",
+    "Radio",
     "SlottedUplink",
+    "Uplink",
     "shannon_spectral_efficiency",
 ]

@@ -38,6 +38,8 @@ from simpy.events import Timeout
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
+from cuhlm_sim.model.params import UplinkParams
+from cuhlm_sim.model.uplink.base import UPLINKS, Radio
 
 
 def shannon_spectral_efficiency(snr_db: np.ndarray | float) -> np.ndarray:
@@ -350,3 +352,19 @@ class FullPowerShareUplink:
         """Account a busy period still open at the end of the run."""
         if self._active:
             self.recorder.uplink_busy(self._busy_since, now)
+
+
+@UPLINKS.register("equal_share")
+def equal_share_uplink(
+    env: simpy.Environment,
+    params: UplinkParams,
+    radio: Radio,
+    deliver: Callable[[list[Job]], None],
+    recorder: Recorder,
+) -> EqualShareUplink | FullPowerShareUplink:
+    """The fluid link; ``uplink.power_model`` says which of the two classes it is."""
+    if params.power_model == "full_power":
+        return FullPowerShareUplink(
+            env, params.bandwidth_hz, radio.snr_db, radio.rate, deliver, recorder
+        )
+    return EqualShareUplink(env, params.bandwidth_hz, radio.eta, deliver, recorder)

@@ -35,6 +35,7 @@ import math
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Generator
+from functools import partial
 
 import numpy as np
 import simpy
@@ -42,6 +43,7 @@ import simpy
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import UplinkParams
+from cuhlm_sim.model.uplink.base import UPLINKS, Radio
 
 
 def greedy_fill(order: np.ndarray, need: np.ndarray, n_rb: int) -> np.ndarray:
@@ -54,6 +56,37 @@ def greedy_fill(order: np.ndarray, need: np.ndarray, n_rb: int) -> np.ndarray:
     rbs = np.empty_like(need)
     rbs[order] = give_o
     return rbs
+
+
+def slotted_uplink(
+    scheduler: type[SlotScheduler],
+    env: simpy.Environment,
+    params: UplinkParams,
+    radio: Radio,
+    deliver: Callable[[list[Job]], None],
+    recorder: Recorder,
+) -> SlottedUplink:
+    """A resource-block uplink whose slots ``scheduler`` splits."""
+    return SlottedUplink(
+        env,
+        params,
+        radio.eta,
+        scheduler(len(radio.eta), params),
+        deliver,
+        recorder,
+        snr_db=radio.snr_db,
+        rate_fn=radio.rate,
+    )
+
+
+def _scheduler(kind: str) -> Callable[[type[SlotScheduler]], type[SlotScheduler]]:
+    """Register a slot scheduler as the uplink of ``uplink.scheduler: kind``."""
+
+    def add(cls: type[SlotScheduler]) -> type[SlotScheduler]:
+        UPLINKS.add(kind, partial(slotted_uplink, cls))
+        return cls
+
+    return add
 
 
 class SlotScheduler(ABC):
@@ -73,6 +106,7 @@ class SlotScheduler(ABC):
         """Bits each backlogged device sent in ``slot`` (for schedulers with memory)."""
 
 
+@_scheduler("round_robin")
 class RoundRobinScheduler(SlotScheduler):
     """Equal RB shares among backlogged devices, leftovers going round in device order.
 
@@ -100,6 +134,7 @@ class RoundRobinScheduler(SlotScheduler):
         return rbs
 
 
+@_scheduler("proportional_fair")
 class ProportionalFairScheduler(SlotScheduler):
     r"""Serve devices in decreasing :math:`\eta_n / T_n`, where
     :math:`T_t(n) = \beta T_{t-1}(n) + (1 - \beta) r_t(n)` is the discounted throughput
@@ -141,6 +176,7 @@ class ProportionalFairScheduler(SlotScheduler):
         return self._t_scaled * self._g
 
 
+@_scheduler("max_rate")
 class MaxRateScheduler(SlotScheduler):
     """Max C/I: the best channel first; others get only what it leaves."""
 
