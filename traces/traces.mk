@@ -14,5 +14,5 @@ traces-install:
 	$(TRACES_PY) -m pip install -e ".[traces]"
 
 traces: traces-install
-	$(TRACES_PY) -m cuhlm_sim.cli_traces generate --models $(TRACES_MODELS) \
+	$(TRACES_VENV)/bin/cuhlm traces generate --models $(TRACES_MODELS) \
 		$(if $(QUICK),--quick,$(TRACES_FULL_ARGS)) $(TRACES_ARGS)

@@ -11,9 +11,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import typer
+from typer.models import CommandInfo
 from typer.testing import CliRunner
 
 from cuhlm_sim.cli import app
+from cuhlm_sim.errors import CuhlmError
 
 COMMANDS = ("validate", "run")
 
@@ -365,3 +368,62 @@ def test_markup_in_a_key_is_printed_verbatim(cli_runner, write_scenario):
 def test_markup_in_a_file_name_is_printed_verbatim(cli_runner, tmp_path):
     path = tmp_path / "[red]x.yaml"
     assert_user_error(invoke(cli_runner, "validate", path), f"{path}: scenario file not found")
+
+
+# ---------------------------------------------------------------- every command, one error path
+
+
+def _command_paths(app: typer.Typer, prefix: tuple[str, ...] = ()) -> dict[str, CommandInfo]:
+    """Every command of the CLI by its words ("traces fit"), sub-apps included."""
+    out: dict[str, CommandInfo] = {}
+    for info in app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        out[" ".join((*prefix, name))] = info
+    for group in app.registered_groups:
+        out.update(_command_paths(group.typer_instance, (*prefix, group.name)))
+    return out
+
+
+#: A real user mistake for every command that reads user input (``keys`` reads none).
+MISTAKES = {
+    "run": (["run", "nope.yaml", "--out", "{tmp}/out"], "scenario file not found"),
+    "validate": (["validate", "nope.yaml"], "scenario file not found"),
+    "bench": (["bench", "--baseline", "nope.json", "--out", "{tmp}/b.json"], "no such bench"),
+    "sweep": (["sweep", "nope.yaml", "--out", "{tmp}/out"], "scenario file not found"),
+    "capacity": (["capacity", "nope.yaml", "--slo", "bogus"], "--slo 'bogus'"),
+    "plot": (["plot", "{tmp}/nope"], "not a folder"),
+    "accuracy": (["accuracy", "--batch-size", "0", "--out", "{tmp}/a.parquet"], "--batch-size"),
+    "traces generate": (["traces", "generate", "--kinds", "poetry", "--out", "{tmp}/g"], "--kinds"),
+    "traces inspect": (["traces", "inspect", "{tmp}/nope.parquet"], "no such trace file"),
+    "traces fit": (["traces", "fit", "{tmp}/nope.parquet"], "no such trace file"),
+    "traces report": (["traces", "report", "{tmp}/nope.parquet"], "no such trace file"),
+    "traces synth": (["traces", "synth", "{tmp}/s.parquet", "--rows", "0"], "--rows"),
+}
+COMMAND_PATHS = _command_paths(app)
+
+
+def test_mistakes_cover_every_command():
+    assert set(MISTAKES) | {"keys"} == set(COMMAND_PATHS)
+
+
+@pytest.mark.parametrize("path", sorted(MISTAKES))
+def test_every_command_reports_a_user_error_in_one_line(cli_runner, tmp_path, path):
+    args, fragment = MISTAKES[path]
+    result = cli_runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
+    err = assert_user_error(result, fragment)
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("path", sorted(COMMAND_PATHS))
+def test_every_command_goes_through_the_one_error_path(cli_runner, monkeypatch, path):
+    """Whatever a command raises as CuhlmError leaves through cli.common.exit_with."""
+
+    def mistake() -> None:
+        raise CuhlmError("a user [b]mistake[/b]")
+
+    info = COMMAND_PATHS[path]
+    monkeypatch.setattr(info, "name", path.split()[-1])  # the name came from the callback
+    monkeypatch.setattr(info, "callback", mistake)
+    result = cli_runner.invoke(app, path.split())
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.stderr == "error: a user [b]mistake[/b]\n" and result.stdout == ""

@@ -105,7 +105,7 @@ def test_keys_command_lists_every_key(cli_runner, monkeypatch):
     from rich.console import Console
 
     # Wide enough that rich does not fold the key column.
-    monkeypatch.setattr("cuhlm_sim.cli.console", Console(width=400))
+    monkeypatch.setattr("cuhlm_sim.cli.scenario.console", Console(width=400))
     result = cli_runner.invoke(app, ["keys"])
     assert result.exit_code == 0, (result.output, result.exception)
     for key, *_ in scenario_reference_rows():

@@ -235,7 +235,7 @@ def test_options_validated() -> None:
 def test_cli_inspect_and_fit(tiny_trace: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cuhlm_sim.cli_traces import app
+    from cuhlm_sim.cli.traces import app
 
     runner = CliRunner()
     r = runner.invoke(app, ["inspect", str(tiny_trace)])
@@ -305,7 +305,7 @@ def test_gguf_assembly_numeric_order_and_checksum(tmp_path: Path, monkeypatch: A
 def test_generator_imports_without_torch() -> None:
     code = (
         "import sys\n"
-        "import cuhlm_sim.traces.generate, cuhlm_sim.traces.models, cuhlm_sim.cli_traces\n"
+        "import cuhlm_sim.traces.generate, cuhlm_sim.traces.models, cuhlm_sim.cli\n"
         "import cuhlm_sim.traces.fit, cuhlm_sim.traces.inspect, cuhlm_sim.traces.prompts\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
@@ -353,7 +353,7 @@ def test_prompt_selection_is_seeded_and_interleaved() -> None:
 def test_cli_report(tiny_trace: Path) -> None:
     from typer.testing import CliRunner
 
-    from cuhlm_sim.cli_traces import app
+    from cuhlm_sim.cli.traces import app
 
     r = CliRunner().invoke(app, ["report", str(tiny_trace), "--target", "beta"])
     assert r.exit_code == 0, r.output

@@ -1,21 +1,17 @@
-"""``cuhlm sweep | capacity | plot``: the experiment commands, added to the main CLI.
+"""``cuhlm sweep | capacity | plot | bench``: the experiment commands.
 
-:func:`register` attaches them to ``cuhlm_sim.cli.app``. Like every command they only parse
-options, call :mod:`cuhlm_sim.experiments` and print; user mistakes (``CuhlmError``) become
-one message on stderr and exit code 2 through ``cuhlm_sim.cli.user_errors``, looked up at call
-time because ``cli.py`` imports this module before it defines the decorator.
+Like every command they only parse options, call :mod:`cuhlm_sim.experiments` and print; user
+mistakes raise :class:`~cuhlm_sim.errors.CuhlmError` (see :mod:`cuhlm_sim.cli.common`).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,8 +22,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+from cuhlm_sim.cli.common import console, err_console
+from cuhlm_sim.errors import CuhlmError
 
 WorkersOption = Annotated[
     int | None,
@@ -39,18 +35,6 @@ SchedulerOption = Annotated[
         help="dask.distributed scheduler (tcp://host:port), or 'local' for a LocalCluster."
     ),
 ]
-
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Apply cuhlm_sim.cli.user_errors when the command runs (avoids a circular import)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cuhlm_sim.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _progress() -> Progress:
@@ -88,7 +72,6 @@ def sweep(
     ] = False,
 ) -> None:
     """Run every point of a sweep (resumable) and write runs.parquet and points.parquet."""
-    from cuhlm_sim.errors import CuhlmError
     from cuhlm_sim.experiments.sweep import load_sweep, run_sweep
 
     plan = load_sweep(sweep_file)
@@ -224,7 +207,55 @@ def plot(
         console.print(f"{folder}: nothing to plot for --kind {kind}", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``sweep``, ``capacity`` and ``plot`` to the main CLI."""
-    for fn in (sweep, capacity, plot):
-        app.command(fn.__name__)(_user_errors(fn))
+def bench(
+    out: Annotated[Path, typer.Option(help="JSON file for the results.")] = Path(
+        "runs/bench/bench.json"
+    ),
+    quick: Annotated[bool, typer.Option(help="Small cases only (a few seconds).")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="Run only these case names.")] = None,
+    repeat: Annotated[
+        int | None,
+        typer.Option(min=1, help="Timed runs per case, best kept (default 3; 1 for big cases)."),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="An earlier results JSON: add our speed now / then for each case."),
+    ] = None,
+) -> None:
+    """Speed benchmark: simulated tokens per wall second, peak RSS, ratio to a naive model."""
+    from cuhlm_sim.experiments.bench import compare_bench, load_bench, run_bench, write_bench
+
+    before = load_bench(baseline) if baseline is not None else None  # fail before running
+    result = run_bench(quick=quick, only=only, repeat=repeat)
+    change = compare_bench(result, before) if before is not None else {}
+    if before is not None:
+        result["baseline"] = {"file": str(baseline), "ratios": change}
+    table = Table(title="cuhlm bench")
+    for col in (
+        "case",
+        "tokens",
+        "wall [s]",
+        "tokens/s",
+        "events/token",
+        "peak RSS [MB]",
+        "naive tokens/s",
+        "speed-up",
+        *(["vs baseline"] if before is not None else []),
+    ):
+        table.add_column(col, justify="right")
+    for row in result["cases"]:
+        o, nv = row["ours"], row.get("naive")
+        table.add_row(
+            row["case"],
+            f"{o['tokens']:,}",
+            f"{o['wall_s']:.2f}",
+            f"{o['tokens_per_s']:,.0f}",
+            f"{o['events_per_token']:.3f}",
+            f"{o['peak_rss_mb']:.0f}",
+            f"{nv['tokens_per_s']:,.0f}" if nv else "–",
+            f"{row['speedup_vs_naive']:.2f}x" if nv else "–",
+            *([f"{change[row['case']]:.2f}x" if row["case"] in change else "–"] if before else []),
+        )
+    console.print(table)
+    write_bench(result, out)
+    console.print(f"results: {out}")

@@ -1,8 +1,9 @@
-"""``cuhlm traces``: generate real-model traces, inspect them, fit u → rejection.
+"""``cuhlm traces``: generate real-model traces, write synthetic ones, inspect them, fit
+u → rejection.
 
-A typer sub-app mounted by the main CLI. Commands raise :class:`~cuhlm_sim.errors.CuhlmError`
-subclasses for user mistakes and never catch them: the main CLI prints and exits 2. Run it alone
-with ``python -m cuhlm_sim.cli_traces``.
+A sub-app mounted by :mod:`cuhlm_sim.cli.commands`. Commands raise
+:class:`~cuhlm_sim.errors.CuhlmError` subclasses for user mistakes and never catch them (see
+:mod:`cuhlm_sim.cli.common`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from cuhlm_sim.errors import TraceError
+from cuhlm_sim.cli.common import console, new_app
+from cuhlm_sim.errors import CuhlmError, TraceError
 from cuhlm_sim.traces.schema import KINDS
 
-app = typer.Typer(help="Real token traces: generate, inspect, fit.", no_args_is_help=True)
-console = Console()
+app = new_app(help="Token traces: generate (real models), synth, inspect, fit, report.")
 
 
 @app.command()
@@ -185,5 +185,31 @@ def report(
     typer.echo(report_markdown(file, target), nl=False)
 
 
-if __name__ == "__main__":
-    app()
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="Output Parquet file.")],
+    rows: Annotated[int, typer.Option(help="Number of token rows.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    vocab_size: Annotated[int, typer.Option(help="|V| of the synthetic vocabulary.")] = 151_936,
+    a: Annotated[float, typer.Option(help="Rejection slope a (beta = a*u + b).")] = 0.815,
+    b: Annotated[float, typer.Option(help="Rejection intercept b.")] = -0.066,
+    weight_confident: Annotated[
+        float, typer.Option(help="Share of confident tokens in the u mixture.")
+    ] = 0.75,
+) -> None:
+    """Write a synthetic trace in the real schema (model: cuhlm_sim/traces/synth.py)."""
+    from cuhlm_sim.traces.io import write_trace
+    from cuhlm_sim.traces.synth import SynthParams, synth_table
+
+    if rows < 1:
+        raise CuhlmError(f"--rows: must be >= 1 (got {rows})")
+    params = SynthParams(
+        num_rows=rows,
+        vocab_size=vocab_size,
+        rejection_a=a,
+        rejection_b=b,
+        weight_confident=weight_confident,
+    )
+    table, meta = synth_table(params, seed)
+    write_trace(table, out, meta)
+    console.print(f"wrote {out} ({rows} rows)")

@@ -1,35 +1,20 @@
 """``cuhlm accuracy``: closed-loop accuracy of U-HLM / CU-HLM with the real pair (issue 13).
 
-:func:`register` adds the command to the main CLI. It only parses options, calls
-:mod:`cuhlm_sim.accuracy.run` and prints; user mistakes (``CuhlmError``) become one message on
-stderr and exit code 2 through ``cuhlm_sim.cli.user_errors``, looked up at call time to avoid a
-circular import.
+It only parses options, calls :mod:`cuhlm_sim.accuracy.run` and prints; user mistakes raise
+:class:`~cuhlm_sim.errors.CuhlmError` (see :mod:`cuhlm_sim.cli.common`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
-
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cuhlm_sim.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper
+from cuhlm_sim.cli.common import console
 
 
 def accuracy(
@@ -120,8 +105,3 @@ def accuracy(
         f"{res.tokens_now} tokens in {res.seconds:.0f} s ({rate:.3f} s/token incl. loading)",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``accuracy`` to the main CLI."""
-    app.command("accuracy")(_user_errors(accuracy))

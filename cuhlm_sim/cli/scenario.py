@@ -1,0 +1,154 @@
+"""``cuhlm run | validate | keys``: one scenario file, simulated or checked, and its keys.
+
+Commands only parse arguments, call the library and print; they compute no metric. User
+mistakes raise :class:`~cuhlm_sim.errors.CuhlmError` (see :mod:`cuhlm_sim.cli.common`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cuhlm_sim.cli.common import console
+from cuhlm_sim.errors import CuhlmError
+
+
+def _name_source(exc: CuhlmError, source: Path) -> CuhlmError:
+    """Prefix the scenario file to errors raised after loading it (trace, policy checks)."""
+    if str(source) in str(exc):
+        return exc
+    return type(exc)(f"{source}: {exc}")
+
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a scenario key: --set devices.count=50 (repeat)."),
+]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+ROWS = [
+    ("tokens_generated", "tokens generated", ""),
+    ("throughput_tokens_per_s", "throughput", "tok/s"),
+    ("throughput_per_device_tokens_per_s", "throughput per device", "tok/s"),
+    ("skip_rate", "skip rate", ""),
+    ("true_skip_rate", "true skip rate", ""),
+    ("rejection_rate", "rejection rate (sent)", ""),
+    ("uplink_bits_per_transmission", "uplink bits / transmission", "bit"),
+    ("mean_token_latency_s", "mean token latency", "s"),
+    ("p95_token_latency_s", "p95 token latency", "s"),
+    ("mean_gpu_queue_wait_s", "mean GPU queue wait", "s"),
+    ("gpu_utilization", "GPU utilization", ""),
+    ("uplink_utilization", "uplink utilization", ""),
+]
+
+
+def print_summary(summary: dict[str, Any], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for key, label, unit in ROWS:
+        table.add_row(label, _fmt(summary.get(key)), unit)
+    console.print(table)
+
+
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: SetOption = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Result folder [default: runs/<scenario>/<UTC time>-seed<N>]."),
+    ] = None,
+    log_tokens: Annotated[
+        bool, typer.Option("--log-tokens", help="Also write tokens.parquet (one row per token).")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table.")] = False,
+) -> None:
+    """Simulate one scenario; write summary.json, manifest.json, devices.parquet
+    (+ tokens.parquet)."""
+    from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.metrics.compute import device_table
+    from cuhlm_sim.outputs.manifest import build_manifest
+    from cuhlm_sim.outputs.writer import (
+        check_result_dir,
+        dump_json,
+        write_parquet,
+        write_result_dir,
+    )
+    from cuhlm_sim.runner import run_scenario
+
+    overrides = list(set_ or [])
+    scn = load_scenario(scenario, overrides, seed=seed)
+    if out is None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("runs") / scenario.stem / f"{stamp}-seed{scn.seed}"
+    check_result_dir(out, overwrite=force)  # before simulating, not after
+    try:
+        result = run_scenario(scn, log_tokens=log_tokens)
+    except CuhlmError as exc:
+        raise _name_source(exc, scenario) from None
+    manifest = build_manifest(
+        scn.model_dump(mode="json"),
+        scn.seed,
+        result.trace.files,
+        result.trace.metadata,
+        scenario_path=str(scenario),
+        overrides=overrides,
+        wall_time_s=result.wall_time_s,
+    )
+    writers = {
+        "summary.json": functools.partial(dump_json, result.summary),
+        "manifest.json": functools.partial(dump_json, manifest),
+        "devices.parquet": functools.partial(write_parquet, device_table(result.result)),
+    }
+    if log_tokens:
+        cols = result.result.recorder.token_log() or {}
+        writers["tokens.parquet"] = functools.partial(write_parquet, cols)
+    write_result_dir(out, writers, overwrite=force)
+    if not quiet:
+        print_summary(result.summary, f"{scenario} (seed {scn.seed}, {scn.policy.kind})")
+    console.print(f"results: {out}  ({result.wall_time_s:.2f} s wall)", highlight=False)
+
+
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario file (schema, values, trace file and columns) without running it."""
+    from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.runner import check_scenario
+
+    scn = load_scenario(scenario, list(set_ or []))
+    try:
+        check_scenario(scn)
+    except CuhlmError as exc:
+        raise _name_source(exc, scenario) from None
+    console.print(f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices)")
+
+
+def keys() -> None:
+    """List every scenario key with its type, default and meaning."""
+    from cuhlm_sim.config.reference import scenario_reference_rows
+
+    table = Table(title="scenario keys")
+    for col in ("key", "type", "default", "description"):
+        table.add_column(col, overflow="fold")
+    for row in scenario_reference_rows():
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
