@@ -12,6 +12,7 @@ from typing import Any
 
 from cuhlm_sim.config.build import build_params, load_scenario_trace
 from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.metrics.accuracy import run_accuracy
 from cuhlm_sim.metrics.compute import summarize
 from cuhlm_sim.model.engine import RunResult, simulate
 from cuhlm_sim.traces.arrays import TraceArrays
@@ -56,6 +57,7 @@ def run_scenario(
     t0 = time.perf_counter()
     result = simulate(params, trace, count_events=count_events)
     summary = summarize(result)
+    summary.update(run_accuracy(scenario, trace))
     wall = time.perf_counter() - t0
     summary["wall_time_s"] = wall
     return RunOutput(scenario, trace, result, summary, wall)
