@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,10 @@ def lookup(
     if policy != "uhlm":
         return _mean(pts, f"measured ({pts[0].config}) in {name}")
     count = threshold_count(threshold, table.draws)
+    # u_th = 1 skips every token (u_count <= K always): exactly SLM-only, measured as such.
+    pts = pts + [
+        replace(p, skip_count=table.draws) for p in table.points if p.policy == "slm_only"
+    ]
     counts = sorted({p.skip_count for p in pts if p.skip_count is not None})
     if not counts or not counts[0] <= count <= counts[-1]:
         lo, hi = (counts[0], counts[-1]) if counts else (None, None)

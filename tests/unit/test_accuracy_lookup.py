@@ -47,6 +47,7 @@ def table_path(tmp_path: Path) -> Path:
         + _rows("uhlm_0.50__s0", "uhlm", 0.5, None, 0, (0.5, 0.3), (0.0, None))
         + _rows("cuhlm_k30__s0", "cuhlm", 0.05, 30, 0, (0.6, 0.6), (0.0, None))
         + _rows("rand__s0", "rand_hlm", None, None, 0, (0.4, 0.2), (0.0, None), 0.3)
+        + _rows("slm_only__s0", "slm_only", None, None, 0, (0.2, 0.2), (0.0, None))
     )
     df = pd.DataFrame(rows)
     df["truncation_k"] = df["truncation_k"].astype("Int64")
@@ -75,9 +76,19 @@ def test_uhlm_is_interpolated_on_the_count_grid(table_path):
 
 def test_outside_the_measured_range_is_null_with_a_reason(table_path):
     t = load_table(table_path, None, K)
-    got = _look(t, "uhlm", 0.6)
+    t_no_slm = load_table(table_path, None, K)
+    t_no_slm = type(t_no_slm)(
+        t_no_slm.path,
+        t_no_slm.sha256,
+        K,
+        tuple(p for p in t_no_slm.points if p.policy != "slm_only"),
+    )
+    got = _look(t_no_slm, "uhlm", 0.6)
     assert got["accuracy_cosine"] is None and got["accuracy_pass1"] is None
     assert "outside the measured range" in got["accuracy_note"]
+    # With SLM-only measured, u_th = 1 (skip all) is SLM-only, and 0.75 lies between 10 and 20.
+    assert _look(t, "uhlm", 1.0)["accuracy_cosine"] == pytest.approx(0.2)
+    assert _look(t, "uhlm", 0.75)["accuracy_cosine"] == pytest.approx(0.4 + 5 / 10 * (0.2 - 0.4))
     assert _look(t, "ihlm", 0.1)["accuracy_cosine"] is None
     assert "not measured" in _look(t, "ihlm", 0.1)["accuracy_note"]
     assert _look(t, "cuhlm", 0.05, k=64)["accuracy_cosine"] is None
