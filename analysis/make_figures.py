@@ -43,6 +43,28 @@ SWEEP_FIGURES = {
     },
 }
 log = logging.getLogger("make_figures")
+#: The closed-loop accuracy table of the trace the default scenario replays.
+ACCURACY_TABLE = HERE.parent / "accuracy" / "qwen-coder-0.5b-1.5b.parquet"
+
+
+def run_accuracy_figure(out: Path, executor: Any, figures: Path | None) -> None:
+    """U-HLM across thresholds + the single-setting schemes, then the accuracy figure."""
+    from cuhlm_sim.experiments.accuracy_plot import plot_accuracy
+
+    if not ACCURACY_TABLE.is_file():
+        log.warning("accuracy: no %s yet (make accuracy); figure skipped", ACCURACY_TABLE)
+        return
+    dirs = {}
+    for name in ("accuracy", "accuracy_points"):
+        dirs[name] = out / name
+        result = run_sweep(load_sweep(SWEEPS / f"{name}.yaml"), dirs[name], executor)
+        log.info("%s: %d runs (%d failed)", name, len(result.runs), result.failed)
+    if figures is None:
+        return
+    base = out / "accuracy" / "figures" / "accuracy_vs_throughput"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = plot_accuracy(dirs["accuracy"], dirs["accuracy_points"], ACCURACY_TABLE, base)
+    copy_png(next(p for p in written if p.suffix == ".png"), figures, "accuracy_vs_throughput")
 
 
 def run_capacity(spec_path: Path, out: Path, executor: Any) -> Path:
@@ -90,17 +112,22 @@ def main() -> None:
     ap.add_argument("--figures", type=Path, default=HERE / "figures", help="PNG folder")
     ap.add_argument("--workers", type=int, default=None, help="processes [all cores]")
     ap.add_argument("--scheduler", default=None, help="dask scheduler tcp://host:port")
-    ap.add_argument("--only", choices=[*SWEEP_FIGURES, "capacity_vs_snr"], action="append")
+    ap.add_argument(
+        "--only", choices=[*SWEEP_FIGURES, "capacity_vs_snr", "accuracy"], action="append"
+    )
     ap.add_argument("--run-only", action="store_true", help="results only, no figures")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("make_figures", "cuhlm_sim.experiments"):
         logging.getLogger(name).setLevel(logging.INFO)
-    wanted = args.only or [*SWEEP_FIGURES, "capacity_vs_snr"]
+    wanted = args.only or [*SWEEP_FIGURES, "capacity_vs_snr", "accuracy"]
     executor = make_executor(args.workers, args.scheduler)
     try:
         for name in wanted:
             out = args.out / name
+            if name == "accuracy":
+                run_accuracy_figure(args.out, executor, None if args.run_only else args.figures)
+                continue
             if name == "capacity_vs_snr":
                 run_capacity(SWEEPS / f"{name}.yaml", out, executor)
                 if not args.run_only:

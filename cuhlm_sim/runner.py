@@ -1,7 +1,8 @@
 """One scenario run end to end, as a library call: load the trace, simulate, summarise.
 
 The CLI, sweeps and benchmarks all go through :func:`run_scenario`, so they measure the same
-thing.
+thing. This is where the model meets the metrics: :func:`simulate` hands the engine the metrics
+recorder (the model knows only its interface, :class:`cuhlm_sim.model.recording.Recorder`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from cuhlm_sim.config.build import build_params, load_scenario_trace
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.metrics.accuracy import run_accuracy
 from cuhlm_sim.metrics.compute import summarize
-from cuhlm_sim.model.engine import RunResult, simulate
+from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model import engine
+from cuhlm_sim.model.params import SimParams
+from cuhlm_sim.model.recording import RunResult
 from cuhlm_sim.traces.arrays import TraceArrays
 
 
@@ -22,9 +26,13 @@ from cuhlm_sim.traces.arrays import TraceArrays
 class RunOutput:
     scenario: Scenario
     trace: TraceArrays
-    result: RunResult
+    result: RunResult[Recorder]
     summary: dict[str, Any]
     wall_time_s: float
+
+
+def _recorder(params: SimParams) -> Recorder:
+    return Recorder(params.warmup_s, params.end_s, params.devices.count, params.log_tokens)
 
 
 def check_scenario(scenario: Scenario) -> TraceArrays:
@@ -33,14 +41,19 @@ def check_scenario(scenario: Scenario) -> TraceArrays:
     settings that depend on the trace (e.g. truncation_k in its k_grid) fail here too."""
     import simpy
 
-    from cuhlm_sim.metrics.recorder import Recorder
     from cuhlm_sim.model.components import build_components
 
     trace = load_scenario_trace(scenario)
     params = build_params(scenario, trace)
-    recorder = Recorder(params.warmup_s, params.end_s, params.devices.count, False)
-    build_components(simpy.Environment(), params, trace, recorder)
+    build_components(simpy.Environment(), params, trace, _recorder(params))
     return trace
+
+
+def simulate(
+    params: SimParams, trace: TraceArrays, *, count_events: bool = False
+) -> RunResult[Recorder]:
+    """Run the model on ``params`` and ``trace`` with a fresh metrics recorder."""
+    return engine.simulate(params, trace, _recorder(params), count_events=count_events)
 
 
 def run_scenario(

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from cuhlm_sim.errors import CuhlmError
+from cuhlm_sim.metrics.stages import Stage
 
 log = logging.getLogger(__name__)
 
 KINDS = ("throughput", "skip", "capacity", "latency", "latency_cdf", "energy")
-STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
 
 LABELS = {
     "devices.count": "devices N",
@@ -216,7 +216,7 @@ def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path
         sharey=True,
         squeeze=False,
     )
-    colors = sns.color_palette(n_colors=len(STAGES))
+    colors = sns.color_palette(n_colors=len(Stage))
     for ax, pv in zip(axs[0], panels, strict=True):
         sub = points if panel is None else points[points[panel] == pv]
         if len(bar_axes) == 1:
@@ -229,11 +229,11 @@ def plot_latency_breakdown(points: pd.DataFrame, axes: Sequence[str], base: Path
             ]
         xs = np.arange(len(sub))
         bottom = np.zeros(len(sub))
-        for color, stage in zip(colors, STAGES, strict=True):
-            col = f"latency_breakdown_s.{stage}_s_mean"
+        for color, stage in zip(colors, Stage, strict=True):
+            col = f"latency_breakdown_s.{stage.key}_mean"
             if col in sub:
                 vals = np.nan_to_num(sub[col].to_numpy(dtype=float))
-                ax.bar(xs, vals, bottom=bottom, color=color, label=stage)
+                ax.bar(xs, vals, bottom=bottom, color=color, label=stage.name.lower())
                 bottom += vals
         if "mean_token_latency_s_ci95" in sub:
             ci = np.nan_to_num(sub["mean_token_latency_s_ci95"].to_numpy(dtype=float))

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from cuhlm_sim.metrics.recorder import STAGES
-from cuhlm_sim.model.engine import RunResult
+from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.metrics.stages import Stage
+from cuhlm_sim.model.recording import RunResult
 
 #: Probabilities of the token-latency quantiles in summary.json (a sampled CDF).
 LATENCY_CDF_PROBS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -43,7 +44,7 @@ def _ratio(num: float, den: float) -> float | None:
     return None if den == 0 else float(num) / float(den)
 
 
-def device_table(result: RunResult) -> dict[str, np.ndarray]:
+def device_table(result: RunResult[Recorder]) -> dict[str, np.ndarray]:
     """Per-device columns (devices.parquet): tokens, throughput, bits, airtime, RB share."""
     p, r = result.params, result.recorder
     led = r.ledger
@@ -72,7 +73,7 @@ def device_table(result: RunResult) -> dict[str, np.ndarray]:
     }
 
 
-def summarize(result: RunResult) -> dict[str, Any]:
+def summarize(result: RunResult[Recorder]) -> dict[str, Any]:
     p, r = result.params, result.recorder
     led = r.ledger
     duration = p.duration_s
@@ -88,15 +89,14 @@ def summarize(result: RunResult) -> dict[str, Any]:
     throughput = n / duration
     # Per-stage breakdown over all tokens: skipped tokens spend τ in the SLM stage only.
     stage_totals = list(r.stage_sums)
-    stage_totals[0] += sum(k * c for k, c in r.skip_latency.items())
-    breakdown = {f"{s}_s": _ratio(v, n) for s, v in zip(STAGES, stage_totals, strict=True)}
-    sent_breakdown = {
-        f"{s}_s": _ratio(v, n_sent) for s, v in zip(STAGES, r.stage_sums, strict=True)
-    }
+    stage_totals[Stage.SLM] += sum(k * c for k, c in r.skip_latency.items())
+    breakdown = {s.key: _ratio(stage_totals[s], n) for s in Stage}
+    sent_breakdown = {s.key: _ratio(r.stage_sums[s], n_sent) for s in Stage}
     mean_bits = _ratio(led.sent("bits"), n_uplink)
     e = p.energy
     drafted = n if result.policy.mode != "llm_only" else 0
-    waiting = sum(r.stage_sums[1:])  # device waits on uplink queue, air, GPU and downlink
+    # the device waits on the uplink queue, the air, the GPU and the downlink
+    waiting = sum(r.stage_sums[Stage.UPLINK_QUEUE :])
     e_compute = e.device_compute_w * tau * drafted
     # Radiated energy from the uplink's power model (P_tx·W_n/W or P_tx while sending),
     # circuit power over the time actually sent; the rest of the time on the air is waiting.
@@ -146,8 +146,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "mean_request_latency_s": _ratio(float((req_values * req_weights).sum()), n_requests),
         "p95_request_latency_s": req_p95,
         "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
-        "mean_uplink_queue_s": _ratio(r.stage_sums[1], n_uplink),
-        "mean_airtime_s": _ratio(r.stage_sums[2], n_uplink),
+        "mean_uplink_queue_s": _ratio(r.stage_sums[Stage.UPLINK_QUEUE], n_uplink),
+        "mean_airtime_s": _ratio(r.stage_sums[Stage.AIRTIME], n_uplink),
         "p95_gpu_queue_wait_s": wait_p95,
         "p99_gpu_queue_wait_s": wait_p99,
         "mean_gpu_queue_length": gq.area / duration,

@@ -15,10 +15,14 @@ import numpy as np
 
 from cuhlm_sim.metrics.ledger import SKIP, TokenLedger
 from cuhlm_sim.metrics.sample import BoundedSample
+from cuhlm_sim.metrics.stages import Stage
 from cuhlm_sim.metrics.window import Window
 
-#: Order of the per-stage latency sums.
-STAGES = ("slm", "uplink_queue", "airtime", "gpu_queue", "gpu_service", "downlink")
+# Stage indices as plain ints: sent() adds to the stage sums per batch, where looking up an
+# enum member would cost about 1 µs each time.
+_SLM, _UPLINK_QUEUE, _AIRTIME = int(Stage.SLM), int(Stage.UPLINK_QUEUE), int(Stage.AIRTIME)
+_GPU_QUEUE, _GPU_SERVICE = int(Stage.GPU_QUEUE), int(Stage.GPU_SERVICE)
+_DOWNLINK = int(Stage.DOWNLINK)
 
 
 class LevelIntegrator:
@@ -77,7 +81,7 @@ class Recorder:
         self.sent_latency = BoundedSample()
         # requests whose last token commits inside the window
         self.request_latency = BoundedSample()
-        self.stage_sums = [0.0] * len(STAGES)
+        self.stage_sums = [0.0] * len(Stage)  # indexed by Stage
         # shared resources
         self.gpu_busy_s = 0.0
         self.n_batches = 0
@@ -175,8 +179,8 @@ class Recorder:
                         "accepted": acc,
                         "payload_bits": np.zeros(n),
                         "k": np.zeros(n, dtype=np.int64),
-                        "slm_s": np.full(n, token_s),
-                        **{f"{s}_s": np.zeros(n) for s in STAGES[1:]},
+                        Stage.SLM.key: np.full(n, token_s),
+                        **{s.key: np.zeros(n) for s in Stage if s is not Stage.SLM},
                     }
                 )
 
@@ -201,8 +205,8 @@ class Recorder:
         lat_append, wait_append = self.sent_latency.append, self.gpu_waits.append
         s = self.stage_sums
         n = len(batch)
-        s[4] += n * (gpu_end - gpu_start)
-        s[5] += n * (t - gpu_end)
+        s[_GPU_SERVICE] += n * (gpu_end - gpu_start)
+        s[_DOWNLINK] += n * (t - gpu_end)
         if not first.prebooked and self.ledger is not None:  # else booked with its block
             book = self.ledger.book_sent
             for job in batch:
@@ -225,10 +229,10 @@ class Recorder:
             radiated += job.radiated_s
         self.tx_air_s += tx_air
         self.radiated_s += radiated
-        s[0] += slm
-        s[1] += ul_queue
-        s[2] += airtime
-        s[3] += gpu_queue
+        s[_SLM] += slm
+        s[_UPLINK_QUEUE] += ul_queue
+        s[_AIRTIME] += airtime
+        s[_GPU_QUEUE] += gpu_queue
         self.sent_latency.fold_if_full()
         self.gpu_waits.fold_if_full()
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel.cell import CellChannel
 from cuhlm_sim.model.channel_state import StaticChannel, build_channel, rate_map
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
+from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.server import DISCIPLINES, GpuServer
 from cuhlm_sim.model.uplink import UPLINKS, Radio, Uplink
 from cuhlm_sim.traces.arrays import TraceArrays

@@ -21,10 +21,10 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import DeviceParams
 from cuhlm_sim.model.policies.base import Policy
+from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.traces.arrays import TraceArrays

@@ -1,44 +1,28 @@
 """Wire one cell together and run it.
 
-``simulate(params, trace)`` builds the devices, the uplink and the GPU server from frozen
-parameters and a loaded trace, runs SimPy up to warm-up + duration and returns the recorder
-with everything measured inside the window.
+``simulate(params, trace, recorder)`` builds the devices, the uplink and the GPU server from
+frozen parameters and a loaded trace, runs SimPy up to warm-up + duration while they report to
+``recorder``, and returns a :class:`~cuhlm_sim.model.recording.RunResult` holding that recorder
+(everything measured inside the window) and the channel state at the end.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
-from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.components import Components, build_components
 from cuhlm_sim.model.devices import Device
 from cuhlm_sim.model.params import SimParams
-from cuhlm_sim.model.payload import PayloadModel
-from cuhlm_sim.model.policies import Policy
+from cuhlm_sim.model.recording import R, RunResult
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.traces.arrays import TraceArrays
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunResult:
-    """What a finished run hands to the metrics layer."""
-
-    params: SimParams
-    recorder: Recorder
-    policy: Policy
-    payload: PayloadModel
-    spectral_efficiency: np.ndarray  # [num_devices] bit/s/Hz
-    snr_db: np.ndarray  # [num_devices] dB
-    events: int  # SimPy events processed (a speed-regression handle)
-    requests_done: int
 
 
 class _CountingEnvironment(simpy.Environment):
@@ -68,10 +52,13 @@ def _track_channel(env, parts: Components, end_s: float):
         parts.uplink.rates_changed()
 
 
-def simulate(params: SimParams, trace: TraceArrays, *, count_events: bool = False) -> RunResult:
+def simulate(
+    params: SimParams, trace: TraceArrays, recorder: R, *, count_events: bool = False
+) -> RunResult[R]:
+    """Run one cell; everything it measures goes to ``recorder`` (see
+    :func:`cuhlm_sim.runner.simulate` for a run with the metrics recorder)."""
     env = _CountingEnvironment() if count_events else simpy.Environment()
     n_dev = params.devices.count
-    recorder = Recorder(params.warmup_s, params.end_s, n_dev, params.log_tokens)
     parts = build_components(env, params, trace, recorder)
     policy, server, uplink = parts.policy, parts.server, parts.uplink
     recorder.attach(policy, trace)  # the token ledger: what each token adds to the counters

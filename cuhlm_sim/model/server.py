@@ -21,10 +21,10 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import PolicyParams, ServerParams
 from cuhlm_sim.model.policies.ihlm import importance_scores
+from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.registry import Registry
 from cuhlm_sim.traces.arrays import TraceArrays
 

@@ -10,9 +10,9 @@ import pytest
 from cuhlm_sim.config.build import build_params
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.metrics.compute import summarize
-from cuhlm_sim.model.engine import simulate
 from cuhlm_sim.model.policies import POLICIES
 from cuhlm_sim.model.policies.base import Policy
+from cuhlm_sim.runner import simulate
 from cuhlm_sim.traces.synth import SynthParams, synth_arrays
 
 

@@ -36,9 +36,9 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import UplinkParams
+from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.uplink.base import UPLINKS, Radio
 
 

@@ -40,9 +40,9 @@ from functools import partial
 import numpy as np
 import simpy
 
-from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import UplinkParams
+from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.uplink.base import UPLINKS, Radio
 
 
