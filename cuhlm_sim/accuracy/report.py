@@ -49,12 +49,10 @@ def _num(x: Any, fmt: str = "{:.3f}") -> str:
     return "–" if x is None or pd.isna(x) else fmt.format(x)
 
 
-def readme_markdown(path: Path) -> str:
-    """``accuracy/README.md`` for the table at ``path``, from its metadata and rows."""
-    from cuhlm_sim.accuracy.run import read_metadata
-
+def readme_markdown(path: Path, meta: dict[str, Any]) -> str:
+    """``accuracy/README.md`` for the table at ``path``, from its metadata ``meta``
+    (``run.read_metadata``) and rows."""
     path = Path(path)
-    meta = read_metadata(path)
     df = pq.read_table(path).to_pandas()
     s = summarize(df)
     floor = s[(s["config"] == "llm_only") & (s["seed"] == 1)]

@@ -281,7 +281,7 @@ def run_accuracy(
     if readme is not None:
         from cuhlm_sim.accuracy.report import readme_markdown
 
-        _atomic_write_text(readme_markdown(out), Path(readme))
+        _atomic_write_text(readme_markdown(out, read_metadata(out)), Path(readme))
     return AccuracyResult(
         out, len(p.units()), done_now, tokens_now, time.perf_counter() - t_start, state["timing"]
     )
