@@ -46,6 +46,8 @@ from cuhlm_sim.traces.synth import SynthParams, synth_table
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 REAL_TRACE = ROOT / "traces" / "qwen-coder-0.5b-1.5b.parquet"
+#: Closed-loop accuracy of the real pair (``cuhlm accuracy``; rendered when present).
+ACCURACY_TABLE = ROOT / "accuracy" / "qwen-coder-0.5b-1.5b.parquet"
 DEFAULT_OUT = ROOT / "analysis" / "validation.md"
 NOT_AVAILABLE = "real trace not available yet"
 COMMAND = "`make validate` (i.e. `.venv/bin/python analysis/validate.py`)"
@@ -1353,6 +1355,11 @@ def render(rep: Report, now: dt.datetime | None = None) -> str:
                 else f"(1/TR = {pts[0].bound_tr:.2f}×)."
             )
         )
+    lines.append("")
+    if REAL_TRACE.is_file():  # measured accuracy of the real pair, when its table exists
+        from cuhlm_sim.accuracy.compare import section
+
+        lines += section(ACCURACY_TABLE, REAL_TRACE)
     lines += [
         "",
         "## Closed-form checks",
