@@ -1,32 +1,66 @@
 """Scenario (validated config) -> frozen model parameters and the loaded trace.
 
-The only place that knows both the schema and the model's parameter classes.
+The only place that knows both the schema and the model's parameter classes. Each schema model
+maps to the parameter class with the same keys; values are copied, never defaulted here.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+from typing import Any
 
+import numpy as np
+from pydantic import BaseModel
+
+from cuhlm_sim.config import schema as s
 from cuhlm_sim.config.profiles import PROFILES
-from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import ScenarioError
-from cuhlm_sim.model.params import (
-    ChannelParams,
-    DeviceParams,
-    EnergyParams,
-    PayloadParams,
-    PolicyParams,
-    ServerParams,
-    SimParams,
-    UplinkParams,
-)
+from cuhlm_sim.model import params as p
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.traces.arrays import TraceArrays
 from cuhlm_sim.traces.io import load_trace
 from cuhlm_sim.traces.synth import SynthParams, synth_arrays
 
+#: schema model -> the model's parameter class with the same keys (tests/unit/test_config_params.py)
+PARAMS: dict[type[BaseModel], type] = {
+    s.DevicesConfig: p.DeviceParams,
+    s.FixedChannelConfig: p.FixedChannelParams,
+    s.PerDeviceChannelConfig: p.PerDeviceChannelParams,
+    s.PathlossChannelConfig: p.PathlossChannelParams,
+    s.EqualShareUplinkConfig: p.UplinkParams,
+    s.SlottedUplinkConfig: p.SlottedUplinkParams,
+    s.ProportionalFairUplinkConfig: p.ProportionalFairUplinkParams,
+    s.AffineServerConfig: p.AffineServerParams,
+    s.TableServerConfig: p.TableServerParams,
+    s.BasicPolicyConfig: p.PolicyParams,
+    s.CuhlmPolicyConfig: p.CuhlmPolicyParams,
+    s.IhlmPolicyConfig: p.IhlmPolicyParams,
+    s.RandomSkipPolicyConfig: p.RandomSkipPolicyParams,
+    s.PayloadConfig: p.PayloadParams,
+    s.EnergyConfig: p.EnergyParams,
+}
 
-def load_scenario_trace(scn: Scenario) -> TraceArrays:
+
+def _frozen(value: Any) -> Any:
+    """Lists become tuples, so parameters are immutable all the way down."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def section_params(section: BaseModel, **given: Any) -> Any:
+    """The model's parameters of one schema section: every key copied from ``section`` except
+    the ``given`` ones (values that come from elsewhere)."""
+    cls = PARAMS[type(section)]
+    return cls(
+        **{
+            f.name: given[f.name] if f.name in given else _frozen(getattr(section, f.name))
+            for f in dataclasses.fields(cls)
+        }
+    )
+
+
+def load_scenario_trace(scn: s.Scenario) -> TraceArrays:
     """The trace a scenario replays: its file(s), or the in-memory synthetic trace."""
     t = scn.trace
     if t.path is None:
@@ -38,53 +72,34 @@ def load_scenario_trace(scn: Scenario) -> TraceArrays:
     return load_trace(t.path, kinds=t.kinds, rng=stream(t.synth_seed, Stream.TRACE_SYNTH))
 
 
-def _channel(scn: Scenario) -> ChannelParams:
+def _server(scn: s.Scenario) -> p.ServerParams:
+    server, downlink_s = scn.server, scn.downlink.latency_s
+    if isinstance(server, s.TableServerConfig):
+        table = PROFILES[server.profile].table if server.profile else server.latency_table
+        return section_params(server, latency_table=_frozen(table), downlink_latency_s=downlink_s)
+    return section_params(server, downlink_latency_s=downlink_s)
+
+
+def build_params(scn: s.Scenario, trace: TraceArrays, *, log_tokens: bool = False) -> p.SimParams:
+    """Every section maps onto its parameter class; the values that come from elsewhere are the
+    server's table (a profile's) and downlink, and the trace's |V|."""
     c = scn.channel
-    if (
-        c.model == "per_device"
-        and c.snr_db_list is not None
-        and len(c.snr_db_list) != scn.devices.count
-    ):
+    snr_list = getattr(c, "snr_db_list", None)
+    if snr_list is not None and len(snr_list) != scn.devices.count:
         raise ScenarioError(
             f"channel.snr_db_list: needs one SNR per device ({scn.devices.count}), "
-            f"got {len(c.snr_db_list)}"
+            f"got {len(snr_list)}"
         )
-    fields = c.model_dump()
-    fields["snr_db_list"] = tuple(c.snr_db_list) if c.snr_db_list is not None else None
-    return ChannelParams(**fields)
-
-
-def build_params(scn: Scenario, trace: TraceArrays, *, log_tokens: bool = False) -> SimParams:
-    """The schema's sections map one to one onto the model's parameter classes, except where
-    a value comes from elsewhere: the latency profile, the downlink, the trace's |V|."""
-    s = scn.server
-    profile = PROFILES.get(s.profile)  # None for "custom"
-    if profile is not None:
-        latency = {
-            "llm_latency_s": profile.table[0][1],
-            "latency_model": "table",
-            "latency_table": profile.table,
-        }
-    else:
-        table = tuple((int(b), float(t)) for b, t in s.latency_table or ()) or None
-        latency = {
-            "llm_latency_s": s.llm_latency_s,
-            "latency_model": s.latency_model,
-            "latency_table": table,
-        }
-    server = s.model_dump(exclude={"profile", *latency})
-    payload = scn.payload.model_dump()
-    payload["vocab_size"] = payload["vocab_size"] or trace.vocab_size
-    return SimParams(
+    return p.SimParams(
         seed=scn.seed,
         duration_s=scn.duration_s,
         warmup_s=scn.warmup_s,
-        devices=DeviceParams(**scn.devices.model_dump()),
-        channel=_channel(scn),
-        uplink=UplinkParams(**scn.uplink.model_dump()),
-        server=ServerParams(**server, **latency, downlink_latency_s=scn.downlink.latency_s),
-        policy=PolicyParams(**scn.policy.model_dump()),
-        payload=PayloadParams(**payload),
-        energy=EnergyParams(**scn.energy.model_dump()),
+        devices=section_params(scn.devices),
+        channel=section_params(c),
+        uplink=section_params(scn.uplink),
+        server=_server(scn),
+        policy=section_params(scn.policy),
+        payload=section_params(scn.payload, vocab_size=scn.payload.vocab_size or trace.vocab_size),
+        energy=section_params(scn.energy),
         log_tokens=log_tokens,
     )

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
+from cuhlm_sim.config.kinds import Kinds, one_of, section_kinds, when_fields
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import ScenarioError
 
@@ -47,7 +49,14 @@ def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """Return a copy of ``data`` with each dotted key set; unknown keys are caught by the schema."""
+    """Return a copy of ``data`` with each dotted key set; unknown keys are caught by the schema.
+
+    An override that changes a kind (``channel.model``, ``channel.fading``, ``policy.kind``...)
+    also drops the keys ``data`` had for the kind it replaces: they were written for that kind
+    (``--set channel.model=per_device`` on a path-loss file). Keys set by overrides stay, so a
+    key that does not fit the new kind is still an error.
+    """
+    overrides = list(overrides)
     out = copy.deepcopy(data)
     for key, value in overrides:
         node = out
@@ -61,22 +70,88 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) 
                 raise ScenarioError(f"--set {key}: {where} is a value, not a section")
             node = child
         node[parts[-1]] = value
+    _drop_keys_of_replaced_kinds(out, data, {key for key, _ in overrides})
     return out
+
+
+def _drop_keys_of_replaced_kinds(
+    out: dict[str, Any], before: dict[str, Any], set_: set[str]
+) -> None:
+    for name, field in Scenario.model_fields.items():
+        section, old = out.get(name), before.get(name)
+        if isinstance(section, dict):
+            here = {k.removeprefix(name + ".") for k in set_ if k.startswith(name + ".")}
+            _drop_in_section(field, section, old if isinstance(old, dict) else {}, here)
+
+
+def _drop_in_section(
+    field: FieldInfo, section: dict[str, Any], old: dict[str, Any], set_here: set[str]
+) -> None:
+    """Remove the keys of ``section`` that belong to a kind an override replaced."""
+
+    def replaced(key: str) -> bool:
+        return key in set_here and section.get(key) != old.get(key)
+
+    stale: set[str] = set()
+    kinds, model = section_kinds(field), field.annotation
+    if kinds is not None:
+        kind = section.get(kinds.key, kinds.default)
+        model = kinds.tags.get(kind) if isinstance(kind, str) else None
+        if model is not None and replaced(kinds.key):  # unknown keys stay, to be reported
+            stale |= {k for k in section if k not in model.model_fields and kinds.owners(k)}
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        for key, when in when_fields(model).items():
+            kind = section.get(when.key, model.model_fields[when.key].default)
+            if replaced(when.key) and kind not in when.kinds:
+                stale.add(key)
+    for key in stale - set_here:
+        section.pop(key, None)
+
+
+def _path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` as the user writes it: without the kind that pydantic inserts after a section
+    of one model per kind (``channel.pathloss.carrier_ghz`` -> ``channel.carrier_ghz``)."""
+    out: list[Any] = []
+    model: Any = Scenario
+    parts = iter(loc)
+    for part in parts:
+        out.append(part)
+        field = model.model_fields.get(part) if isinstance(part, str) and model else None
+        kinds = section_kinds(field) if field is not None else None
+        if kinds is not None:
+            model = kinds.tags.get(next(parts, None))  # skip the kind
+        elif field is not None and isinstance(field.annotation, type):
+            model = field.annotation if issubclass(field.annotation, BaseModel) else None
+        else:
+            model = None
+    return tuple(out)
+
+
+def _kinds_at(loc: tuple[Any, ...]) -> Kinds | None:
+    field = Scenario.model_fields.get(loc[0]) if len(loc) == 1 else None
+    return section_kinds(field) if field is not None else None
 
 
 def format_validation_error(source: str, exc: ValidationError) -> str:
     """One line per problem: ``source: field.path: message (got value)``."""
     lines = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        loc, msg, got = _path(err["loc"]), err["msg"], err.get("input")
+        kinds = _kinds_at(loc)
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/scenario.md)"
+        elif err["type"] == "other_kind":  # a key of another kind (config/schema.py)
+            ctx = err["ctx"]
+            loc, got = (*loc, ctx["field"]), ctx["value"]
+            msg = f"only for {ctx['key']} {ctx['kinds']}, but {ctx['key']} is {ctx['kind']}"
+        elif err["type"] == "union_tag_invalid" and kinds is not None:
+            loc, got = (*loc, kinds.key), got[kinds.key]
+            msg = "Input should be " + one_of(list(kinds.tags))
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
-        got = err.get("input")
+        where = ".".join(str(p) for p in loc) or "(top level)"
         got_txt = "" if isinstance(got, Mapping) or err["type"] == "missing" else f" (got {got!r})"
-        lines.append(f"{source}: {loc}: {msg}{got_txt}")
+        lines.append(f"{source}: {where}: {msg}{got_txt}")
     return "\n".join(lines)
 
 

@@ -1,26 +1,29 @@
 """The scenario schema: every key, its type, unit, default and bounds.
 
-This is the single source of defaults (the model never invents one). Every model forbids
-unknown keys, so a typo in a YAML file is an error rather than a silently ignored setting.
-Units are in the key names (``_s`` seconds, ``_hz`` hertz, ``_db`` decibels, ``_bits``).
+This is the single source of defaults: the model's parameter objects are built from it
+(``config/build.py``) without restating one. Every model forbids unknown keys, so a typo in a
+YAML file is an error rather than a silently ignored setting. Units are in the key names (``_s``
+seconds, ``_hz`` hertz, ``_db`` decibels, ``_bits``).
+
+A section whose keys depend on a kind is one model per kind, chosen by a discriminator key
+(``by_kind``: ``channel.model``, ``uplink.scheduler``, ``server.latency_model``,
+``policy.kind``), so a ``pathloss`` channel has no ``snr_db``; a key that matters for only some
+values of another key of its model is marked ``When`` (``rician_k_db`` for ``fading: rician``).
+``config/kinds.py`` says what happens to a key of another kind.
 """
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-PolicyKind = Literal["hlm", "uhlm", "cuhlm", "ihlm", "slm_only", "llm_only", "random_skip"]
-
-
-class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+from cuhlm_sim.config.kinds import SchemaModel, When, by_kind
 
 
-class DevicesConfig(_Base):
+class DevicesConfig(SchemaModel):
     """The mobile devices, each running the SLM."""
 
     count: int = Field(1, ge=1, description="Number of devices in the cell.")
@@ -63,34 +66,70 @@ class DevicesConfig(_Base):
     )
 
 
-class ChannelConfig(_Base):
-    """Per-device uplink SNR and how it maps to a rate."""
+# --- channel ---------------------------------------------------------------------------------
 
-    model: Literal["fixed", "per_device", "pathloss"] = Field(
-        "fixed",
-        description="`fixed`: every device has `snr_db`. `per_device`: `snr_db_list`, or a "
-        "spread around `snr_db` drawn once per device. `pathloss`: devices dropped in a cell; "
-        "SNR from transmit power, path loss (TR 38.901 UMa/UMi or log-distance), shadowing, "
-        "block fading and thermal noise.",
+
+class _RateMap(SchemaModel):
+    """SNR to rate, the same for every channel model."""
+
+    rate_model: Literal["shannon", "cqi"] = Field(
+        "shannon",
+        description="`shannon`: eta = min(log2(1 + SNR/gap), max_spectral_efficiency). `cqi`: "
+        "TS 38.214 Table 5.2.2.1-2 efficiency of the CQI the SNR supports.",
     )
+    snr_gap_db: Annotated[float, When("rate_model", "shannon")] = Field(
+        0.0, ge=0, description="SNR gap Γ [dB]."
+    )
+    max_spectral_efficiency: Annotated[float | None, When("rate_model", "shannon")] = Field(
+        None, gt=0, description="Cap on eta [bit/s/Hz]; null = none."
+    )
+    harq_bler: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Block error rate target; HARQ retransmissions scale the goodput by "
+        "(1 - BLER).",
+    )
+
+
+class _BandSnr(SchemaModel):
     snr_db: float = Field(
         17.0,
         ge=-50,
         le=80,
         description="Uplink SNR [dB] (17 dB: DuoDecoding's P=0.5 W, g=1e-8, N=1e-10 W).",
     )
+
+
+class FixedChannelConfig(_RateMap, _BandSnr):
+    """Every device has ``snr_db``."""
+
+    model: Literal["fixed"] = "fixed"
+
+
+class PerDeviceChannelConfig(_RateMap, _BandSnr):
+    """One SNR per device: listed, or drawn once around ``snr_db``."""
+
+    model: Literal["per_device"] = "per_device"
     snr_db_list: list[float] | None = Field(
-        None, description="per_device: one SNR per device [dB] (length = devices.count)."
+        None, description="One SNR per device [dB] (length = devices.count)."
     )
     spread: Literal["none", "uniform", "normal"] = Field(
         "none",
-        description="per_device without a list: SNR ~ U(snr_db ± spread_db) or "
-        "N(snr_db, spread_db²) [dB].",
+        description="Without a list: SNR ~ U(snr_db ± spread_db) or N(snr_db, spread_db²) [dB].",
     )
-    spread_db: float = Field(0.0, ge=0, description="Width of the per-device SNR spread [dB].")
-    # -- pathloss model -------------------------------------------------------------------
+    spread_db: Annotated[float, When("spread", "uniform", "normal")] = Field(
+        0.0, ge=0, description="Width of the per-device SNR spread [dB]."
+    )
+
+
+class PathlossChannelConfig(_RateMap):
+    """Devices dropped in a cell: SNR from transmit power, path loss, shadowing, block fading
+    and thermal noise."""
+
+    model: Literal["pathloss"] = "pathloss"
     pathloss_model: Literal["uma", "umi", "log_distance"] = Field(
-        "uma", description="pathloss: TR 38.901 UMa / UMi street canyon, or log-distance."
+        "uma", description="TR 38.901 UMa / UMi street canyon, or log-distance."
     )
     carrier_ghz: float = Field(3.5, gt=0, description="Carrier frequency f_c [GHz].")
     cell_radius_m: float = Field(300.0, gt=0, description="Devices dropped within [m].")
@@ -101,92 +140,75 @@ class ChannelConfig(_Base):
         None, gt=0, description="BS height [m]; null = 25 (UMa) / 10 (UMi), TR 38.901."
     )
     ut_height_m: float = Field(1.5, gt=0, description="Device height [m].")
-    pathloss_exponent: float = Field(3.5, gt=0, description="log_distance: path-loss exponent n.")
-    reference_distance_m: float = Field(1.0, gt=0, description="log_distance: d_0 [m].")
+    pathloss_exponent: Annotated[float, When("pathloss_model", "log_distance")] = Field(
+        3.5, gt=0, description="Path-loss exponent n."
+    )
+    reference_distance_m: Annotated[float, When("pathloss_model", "log_distance")] = Field(
+        1.0, gt=0, description="d_0 [m]."
+    )
     shadowing: bool = Field(True, description="Log-normal shadowing on (per device).")
-    shadowing_std_db: float = Field(
-        8.0, ge=0, description="log_distance shadowing sigma [dB] (38.901 kinds use its table)."
+    shadowing_std_db: Annotated[float, When("pathloss_model", "log_distance")] = Field(
+        8.0, ge=0, description="Shadowing sigma [dB] (the 38.901 kinds use its table)."
     )
     tx_power_dbm: float = Field(23.0, description="Device transmit power [dBm].")
     noise_figure_db: float = Field(5.0, ge=0, description="BS receiver noise figure [dB].")
     fading: Literal["none", "rayleigh", "rician"] = Field(
         "none", description="Small-scale block fading, redrawn every coherence time."
     )
-    rician_k_db: float = Field(3.0, description="rician: K factor [dB].")
-    coherence_time_s: float = Field(
+    rician_k_db: Annotated[float, When("fading", "rician")] = Field(
+        3.0, description="K factor [dB]."
+    )
+    coherence_time_s: Annotated[float, When("fading", "rayleigh", "rician")] = Field(
         0.05, gt=0, description="Block-fading coherence time [s] (ASM default)."
     )
     mobility: Literal["static", "random_waypoint"] = Field(
-        "static", description="Device movement inside the cell (pathloss model)."
+        "static", description="Device movement inside the cell."
     )
-    speed_min_mps: float = Field(0.5, ge=0, description="random_waypoint: min speed [m/s].")
-    speed_max_mps: float = Field(1.5, gt=0, description="random_waypoint: max speed [m/s].")
-    pause_s: float = Field(0.0, ge=0, description="random_waypoint: pause at each waypoint [s].")
-    mobility_update_s: float = Field(
+    speed_min_mps: Annotated[float, When("mobility", "random_waypoint")] = Field(
+        0.5, ge=0, description="Min speed [m/s]."
+    )
+    speed_max_mps: Annotated[float, When("mobility", "random_waypoint")] = Field(
+        1.5, gt=0, description="Max speed [m/s]."
+    )
+    pause_s: Annotated[float, When("mobility", "random_waypoint")] = Field(
+        0.0, ge=0, description="Pause at each waypoint [s]."
+    )
+    mobility_update_s: Annotated[float, When("mobility", "random_waypoint")] = Field(
         1.0, gt=0, description="Interval between distance/SNR updates of moving devices [s]."
-    )
-    # -- SNR to rate ----------------------------------------------------------------------
-    rate_model: Literal["shannon", "cqi"] = Field(
-        "shannon",
-        description="`shannon`: eta = min(log2(1 + SNR/gap), max_spectral_efficiency). `cqi`: "
-        "TS 38.214 Table 5.2.2.1-2 efficiency of the CQI the SNR supports.",
-    )
-    snr_gap_db: float = Field(0.0, ge=0, description="shannon: SNR gap Γ [dB].")
-    max_spectral_efficiency: float | None = Field(
-        None, gt=0, description="shannon: cap on eta [bit/s/Hz]; null = none."
-    )
-    harq_bler: float = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="Block error rate target; HARQ retransmissions scale the goodput by "
-        "(1 - BLER).",
     )
 
     @model_validator(mode="after")
-    def _check_geometry(self) -> ChannelConfig:
+    def _check_geometry(self) -> PathlossChannelConfig:
         if self.min_distance_m >= self.cell_radius_m:
             raise ValueError("min_distance_m must be smaller than cell_radius_m")
         if self.speed_min_mps > self.speed_max_mps:
             raise ValueError("speed_min_mps must not exceed speed_max_mps")
-        if self.model == "pathloss":
-            if self.pathloss_model in ("uma", "umi") and self.min_distance_m < 10.0:
-                raise ValueError(
-                    "min_distance_m must be >= 10 m for TR 38.901 UMa/UMi (its valid range)"
-                )
-            if self.mobility == "random_waypoint" and self.speed_min_mps <= 0:
-                raise ValueError("random_waypoint needs speed_min_mps > 0")
+        if self.pathloss_model in ("uma", "umi") and self.min_distance_m < 10.0:
+            raise ValueError(
+                "min_distance_m must be >= 10 m for TR 38.901 UMa/UMi (its valid range)"
+            )
+        if self.mobility == "random_waypoint" and self.speed_min_mps <= 0:
+            raise ValueError("random_waypoint needs speed_min_mps > 0")
         return self
 
 
-class UplinkConfig(_Base):
-    """The shared uplink radio."""
+ChannelConfig = by_kind(
+    "model",
+    FixedChannelConfig,
+    PerDeviceChannelConfig,
+    PathlossChannelConfig,
+    description="Per-device uplink SNR and how it maps to a rate. `fixed`: every device has "
+    "`snr_db`. `per_device`: `snr_db_list`, or a spread around `snr_db` drawn once per device. "
+    "`pathloss`: devices dropped in a cell; SNR from transmit power, path loss (TR 38.901 "
+    "UMa/UMi or log-distance), shadowing, block fading and thermal noise.",
+)
 
+
+# --- uplink ----------------------------------------------------------------------------------
+
+
+class _Uplink(SchemaModel):
     bandwidth_hz: float = Field(10e6, gt=0, description="Uplink bandwidth W [Hz].")
-    scheduler: Literal["equal_share", "round_robin", "proportional_fair", "max_rate"] = Field(
-        "equal_share",
-        description="`equal_share`: every active transmission gets W / n_active (fluid "
-        "processor sharing). `round_robin`, `proportional_fair`, `max_rate` (max C/I): "
-        "resource blocks scheduled per slot.",
-    )
-    numerology: int = Field(
-        0,
-        ge=0,
-        le=4,
-        description="NR numerology mu (slotted schedulers): subcarrier spacing 15*2^mu kHz, "
-        "RB width 12 subcarriers, slot 1/2^mu ms (TS 38.211).",
-    )
-    num_rb: int | None = Field(
-        None,
-        ge=1,
-        description="Resource blocks per slot; null = floor(bandwidth_hz / RB width).",
-    )
-    pf_window_slots: float = Field(
-        100.0,
-        gt=1,
-        description="proportional_fair: averaging window of the throughput T [slots] "
-        "(beta = 1 - 1/window).",
-    )
     power_model: Literal["constant_psd", "full_power"] = Field(
         "constant_psd",
         description="How a device's transmit power follows its share W_n of the band; rate "
@@ -196,9 +218,33 @@ class UplinkConfig(_Base):
         "circuit power while the device sends (slotted: only in slots it is given RBs).",
     )
 
+
+class EqualShareUplinkConfig(_Uplink):
+    """Fluid processor sharing: W / n_active each."""
+
+    scheduler: Literal["equal_share"] = "equal_share"
+
+
+class SlottedUplinkConfig(_Uplink):
+    """Resource blocks scheduled per slot."""
+
+    scheduler: Literal["round_robin", "max_rate"]
+    numerology: int = Field(
+        0,
+        ge=0,
+        le=4,
+        description="NR numerology mu: subcarrier spacing 15*2^mu kHz, RB width 12 "
+        "subcarriers, slot 1/2^mu ms (TS 38.211).",
+    )
+    num_rb: int | None = Field(
+        None,
+        ge=1,
+        description="Resource blocks per slot; null = floor(bandwidth_hz / RB width).",
+    )
+
     @model_validator(mode="after")
-    def _check_rbs(self) -> UplinkConfig:
-        if self.scheduler != "equal_share" and self.num_rb is None:
+    def _check_rbs(self) -> SlottedUplinkConfig:
+        if self.num_rb is None:
             rb_hz = 12 * 15e3 * 2**self.numerology
             if self.bandwidth_hz < rb_hz:
                 raise ValueError(
@@ -208,49 +254,44 @@ class UplinkConfig(_Base):
         return self
 
 
-class DownlinkConfig(_Base):
+class ProportionalFairUplinkConfig(SlottedUplinkConfig):
+    """Slotted, with the averaging window of its metric."""
+
+    scheduler: Literal["proportional_fair"]
+    pf_window_slots: float = Field(
+        100.0,
+        gt=1,
+        description="Averaging window of the throughput T [slots] (beta = 1 - 1/window).",
+    )
+
+
+UplinkConfig = by_kind(
+    "scheduler",
+    EqualShareUplinkConfig,
+    SlottedUplinkConfig,
+    ProportionalFairUplinkConfig,
+    description="The shared uplink radio. `equal_share`: every active transmission gets "
+    "W / n_active (fluid processor sharing). `round_robin`, `proportional_fair`, `max_rate` "
+    "(max C/I): resource blocks scheduled per slot.",
+)
+
+
+class DownlinkConfig(SchemaModel):
     """Return path from the base station to the device (the verified token is tiny)."""
 
     latency_s: float = Field(0.0, ge=0, description="Downlink delay per verified token [s].")
 
 
-class ServerConfig(_Base):
-    """The base station's LLM verification server."""
+# --- server ----------------------------------------------------------------------------------
 
+
+class _Server(SchemaModel):
     gpus: int = Field(1, ge=1, description="Number of GPUs, each serving one batch at a time.")
-    llm_latency_s: float = Field(
-        0.208,
-        gt=0,
-        description="Time of one verification with batch size 1 [s] (208 ms: "
-        "Qwen2.5-Coder-1.5B bf16 on CPU, real-models.md §5).",
-    )
     max_batch: int = Field(1, ge=1, description="Largest number of verifications in one batch.")
-    batch_per_item_s: float = Field(
-        0.0,
-        ge=0,
-        description="Extra latency per additional item in a batch [s]: "
-        "t(b) = llm_latency_s + batch_per_item_s * (b - 1).",
-    )
     max_wait_s: float = Field(
         0.0,
         ge=0,
         description="How long an idle GPU waits for a batch to fill before starting [s].",
-    )
-    profile: Literal["custom", "qwen_coder_1_5b_cpu", "llama2_7b_a100"] = Field(
-        "custom",
-        description="Documented t(b) table (cuhlm_sim/config/profiles.py): `qwen_coder_1_5b_cpu` "
-        "(the traced pair on 2 CPU cores) or `llama2_7b_a100` (the papers' verifier class on a "
-        "data-centre GPU); `custom` = use llm_latency_s / batch_per_item_s / latency_table.",
-    )
-    latency_model: Literal["affine", "table"] = Field(
-        "affine",
-        description="`affine`: t(b) = llm_latency_s + batch_per_item_s*(b-1). `table`: "
-        "linear interpolation in `latency_table` (extrapolated from the last two points).",
-    )
-    latency_table: list[tuple[int, float]] | None = Field(
-        None,
-        description="[[batch size, seconds], ...] for latency_model: table, batch sizes "
-        "increasing from 1.",
     )
     discipline: Literal["fifo", "priority_uncertainty", "priority_importance"] = Field(
         "fifo",
@@ -258,31 +299,76 @@ class ServerConfig(_Base):
         "uncertainty / importance first (ties in arrival order).",
     )
 
+
+class AffineServerConfig(_Server):
+    """t(b) = llm_latency_s + batch_per_item_s * (b - 1)."""
+
+    latency_model: Literal["affine"] = "affine"
+    llm_latency_s: float = Field(
+        0.208,
+        gt=0,
+        description="Time of one verification with batch size 1 [s] (208 ms: "
+        "Qwen2.5-Coder-1.5B bf16 on CPU, real-models.md §5).",
+    )
+    batch_per_item_s: float = Field(
+        0.0,
+        ge=0,
+        description="Extra latency per additional item in a batch [s]: "
+        "t(b) = llm_latency_s + batch_per_item_s * (b - 1).",
+    )
+
+
+class TableServerConfig(_Server):
+    """t(b) interpolated in a table: given, or a documented profile."""
+
+    latency_model: Literal["table"] = "table"
+    latency_table: list[tuple[int, float]] | None = Field(
+        None,
+        description="[[batch size, seconds], ...], batch sizes increasing from 1; linear "
+        "interpolation, extrapolated from the last two points.",
+    )
+    profile: Literal["qwen_coder_1_5b_cpu", "llama2_7b_a100"] | None = Field(
+        None,
+        description="A documented t(b) table instead of latency_table "
+        "(cuhlm_sim/config/profiles.py): `qwen_coder_1_5b_cpu` (the traced pair on 2 CPU "
+        "cores) or `llama2_7b_a100` (the papers' verifier class on a data-centre GPU). Given "
+        "without latency_model, it selects `table`.",
+    )
+
     @model_validator(mode="after")
-    def _check_table(self) -> ServerConfig:
-        if self.profile != "custom":
-            clash = {"latency_model", "latency_table", "batch_per_item_s", "llm_latency_s"}
-            clash &= self.model_fields_set
-            if clash:
-                raise ValueError(
-                    f"profile {self.profile!r} sets the latency; remove {', '.join(sorted(clash))}"
-                )
-        if self.latency_model == "table":
-            t = self.latency_table
-            if not t:
-                raise ValueError("latency_model 'table' needs latency_table: [[1, t1], ...]")
-            sizes = [b for b, _ in t]
-            if sizes[0] != 1 or any(b2 <= b1 for b1, b2 in itertools.pairwise(sizes)):
-                raise ValueError("latency_table batch sizes must start at 1 and increase")
-            if any(v <= 0 for _, v in t):
-                raise ValueError("latency_table times must be > 0")
+    def _check_table(self) -> TableServerConfig:
+        if self.profile is not None:
+            if self.latency_table is not None:
+                raise ValueError("set either latency_table or profile, not both")
+            return self
+        t = self.latency_table
+        if not t:
+            raise ValueError(
+                "latency_model 'table' needs latency_table: [[1, t1], ...] or a profile"
+            )
+        sizes = [b for b, _ in t]
+        if sizes[0] != 1 or any(b2 <= b1 for b1, b2 in itertools.pairwise(sizes)):
+            raise ValueError("latency_table batch sizes must start at 1 and increase")
+        if any(v <= 0 for _, v in t):
+            raise ValueError("latency_table times must be > 0")
         return self
 
 
-class PolicyConfig(_Base):
-    """Which scheme decides, per token, whether to transmit."""
+ServerConfig = by_kind(
+    "latency_model",
+    AffineServerConfig,
+    TableServerConfig,
+    description="The base station's LLM verification server, by its batch latency t(b). "
+    "`affine`: t(b) = llm_latency_s + batch_per_item_s*(b-1). `table`: interpolated in "
+    "`latency_table` or a `profile`.",
+    infer=lambda data: "table" if data.get("profile") is not None else None,
+)
 
-    kind: PolicyKind = Field("uhlm", description="Scheme (see README, 'Policies').")
+
+# --- policy ----------------------------------------------------------------------------------
+
+
+class _Policy(SchemaModel):
     threshold: float = Field(
         0.081,
         ge=0,
@@ -290,38 +376,11 @@ class PolicyConfig(_Base):
         description="Uncertainty threshold u_th: a token is skipped when u <= u_th "
         "(0.081: CU-HLM's risk-averse threshold, hlm-theory.md §4).",
     )
-    truncation_k: int | None = Field(
-        None,
-        ge=1,
-        description="CU-HLM: keep the k most likely entries (must be in the trace's k_grid); "
-        "null = send the whole vocabulary.",
-    )
-    tv_budget: float | None = Field(
-        None,
-        gt=0,
-        description="CU-HLM online truncation: per token, the smallest grid k whose "
-        "distortion bound U_TV(k) <= tv_budget (CU-HLM eq. 26). Exclusive with truncation_k.",
-    )
     rejection_a: float = Field(
         0.815, description="Slope a of the linear rejection model beta = a*u + b (CU-HLM, SEC)."
     )
     rejection_b: float = Field(
         -0.066, description="Intercept b of the linear rejection model (CU-HLM, SEC)."
-    )
-    importance_threshold: float = Field(
-        0.2,
-        ge=0,
-        le=1,
-        description="ihlm: transmit only drafts with importance I >= this (ASM default).",
-    )
-    importance_rule: Literal["and", "weighted"] = Field(
-        "and",
-        description="ihlm: `and` = transmit iff u > threshold and I >= importance_threshold "
-        "(2508.12590, SEC); `weighted` = transmit iff "
-        "(1 - importance_weight)*u + importance_weight*I > threshold.",
-    )
-    importance_weight: float = Field(
-        0.5, ge=0, le=1, description="ihlm weighted rule: weight of importance vs uncertainty."
     )
     importance_source: Literal["trace", "synthetic"] = Field(
         "trace",
@@ -331,26 +390,74 @@ class PolicyConfig(_Base):
     importance_beta: tuple[float, float] = Field(
         (2.0, 5.0), description="Beta(α, β) of synthetic importance scores (mean 0.29)."
     )
+
+
+class BasicPolicyConfig(_Policy):
+    """The schemes without keys of their own."""
+
+    kind: Literal["hlm", "uhlm", "slm_only", "llm_only"] = "uhlm"
+
+
+class CuhlmPolicyConfig(_Policy):
+    kind: Literal["cuhlm"] = "cuhlm"
+    truncation_k: int | None = Field(
+        None,
+        ge=1,
+        description="Keep the k most likely entries (must be in the trace's k_grid); "
+        "null = send the whole vocabulary.",
+    )
+    tv_budget: float | None = Field(
+        None,
+        gt=0,
+        description="Online truncation: per token, the smallest grid k whose distortion bound "
+        "U_TV(k) <= tv_budget (CU-HLM eq. 26). Exclusive with truncation_k.",
+    )
+
+    @model_validator(mode="after")
+    def _check_truncation(self) -> CuhlmPolicyConfig:
+        if self.truncation_k is not None and self.tv_budget is not None:
+            raise ValueError("set either truncation_k or tv_budget, not both")
+        return self
+
+
+class IhlmPolicyConfig(_Policy):
+    kind: Literal["ihlm"] = "ihlm"
+    importance_rule: Literal["and", "weighted"] = Field(
+        "and",
+        description="`and` = transmit iff u > threshold and I >= importance_threshold "
+        "(2508.12590, SEC); `weighted` = transmit iff "
+        "(1 - importance_weight)*u + importance_weight*I > threshold.",
+    )
+    importance_threshold: Annotated[float, When("importance_rule", "and")] = Field(
+        0.2, ge=0, le=1, description="Transmit only drafts with importance I >= this (ASM)."
+    )
+    importance_weight: Annotated[float, When("importance_rule", "weighted")] = Field(
+        0.5, ge=0, le=1, description="Weight of importance vs uncertainty."
+    )
+
+
+class RandomSkipPolicyConfig(_Policy):
+    kind: Literal["random_skip"] = "random_skip"
     skip_probability: float | None = Field(
         None,
         ge=0,
         le=1,
-        description="random_skip: probability of skipping a token; null = the share of trace "
-        "rows with u <= threshold (Rand-HLM matched to U-HLM).",
+        description="Probability of skipping a token; null = the share of trace rows with "
+        "u <= threshold (Rand-HLM matched to U-HLM).",
     )
 
-    @model_validator(mode="after")
-    def _check_truncation(self) -> PolicyConfig:
-        if self.truncation_k is not None and self.tv_budget is not None:
-            raise ValueError("set either truncation_k or tv_budget, not both")
-        if self.kind != "cuhlm" and (self.truncation_k is not None or self.tv_budget is not None):
-            raise ValueError(
-                f"truncation_k and tv_budget apply to kind 'cuhlm' only (kind is {self.kind!r})"
-            )
-        return self
+
+PolicyConfig = by_kind(
+    "kind",
+    BasicPolicyConfig,
+    CuhlmPolicyConfig,
+    IhlmPolicyConfig,
+    RandomSkipPolicyConfig,
+    description="Which scheme decides, per token, whether to transmit (see README, 'Policies').",
+)
 
 
-class PayloadConfig(_Base):
+class PayloadConfig(SchemaModel):
     """How a draft distribution is encoded on the uplink."""
 
     prob_bits: int = Field(8, ge=1, le=64, description="Bits per probability value b_p.")
@@ -370,7 +477,7 @@ class PayloadConfig(_Base):
     )
 
 
-class EnergyConfig(_Base):
+class EnergyConfig(SchemaModel):
     """Power draws for the energy accounts (structure ASM, hlm-theory.md §6)."""
 
     device_compute_w: float = Field(
@@ -389,7 +496,7 @@ class EnergyConfig(_Base):
     gpu_idle_w: float = Field(0.0, ge=0, description="Power of an idle GPU [W].")
 
 
-class TraceConfig(_Base):
+class TraceConfig(SchemaModel):
     """The token trace the devices replay."""
 
     path: Path | None = Field(
@@ -409,7 +516,7 @@ class TraceConfig(_Base):
     )
 
 
-class Scenario(_Base):
+class Scenario(SchemaModel):
     """One simulated cell: devices, channel, uplink, GPU server, policy and trace."""
 
     name: str = Field("", description="Free-form name, copied into the outputs.")
@@ -418,12 +525,13 @@ class Scenario(_Base):
         60.0, gt=0, description="Simulated time measured after the warm-up [s]."
     )
     warmup_s: float = Field(5.0, ge=0, description="Simulated time discarded at the start [s].")
+    # A section by kind defaults to {}: its default kind with every key at its default.
     devices: DevicesConfig = DevicesConfig()
-    channel: ChannelConfig = ChannelConfig()
-    uplink: UplinkConfig = UplinkConfig()
+    channel: ChannelConfig = Field(default_factory=dict)
+    uplink: UplinkConfig = Field(default_factory=dict)
     downlink: DownlinkConfig = DownlinkConfig()
-    server: ServerConfig = ServerConfig()
-    policy: PolicyConfig = PolicyConfig()
+    server: ServerConfig = Field(default_factory=dict)
+    policy: PolicyConfig = Field(default_factory=dict)
     payload: PayloadConfig = PayloadConfig()
     energy: EnergyConfig = EnergyConfig()
     trace: TraceConfig = TraceConfig()

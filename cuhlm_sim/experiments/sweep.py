@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cuhlm_sim import MODEL_REVISION, __version__
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.load import apply_overrides, format_validation_error, read_yaml
+from cuhlm_sim.config.reference import scenario_key_exists
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import CuhlmError, ScenarioError
 from cuhlm_sim.experiments.executors import (  # noqa: F401 (re-exported for callers)
@@ -134,18 +135,6 @@ def run_key(config: Mapping[str, Any]) -> str:
     keyed = {"model_revision": MODEL_REVISION, "config": config}
     text = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def scenario_key_exists(key: str) -> bool:
-    """Walk the pydantic models along a dotted key (``server.max_batch``)."""
-    model: Any = Scenario
-    for part in key.split("."):
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
-            return False
-        ann = fields[part].annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return True
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,12 @@ from cuhlm_sim.model.channel.fading import BlockFading
 from cuhlm_sim.model.channel.geometry import LargeScaleLoss, drop_annulus
 from cuhlm_sim.model.channel.mobility import RandomWaypoint, StaticMobility
 from cuhlm_sim.model.channel.rate import cqi_se, harq_goodput_se, shannon_se
-from cuhlm_sim.model.params import ChannelParams
+from cuhlm_sim.model.params import (
+    ChannelParams,
+    FixedChannelParams,
+    PathlossChannelParams,
+    PerDeviceChannelParams,
+)
 from cuhlm_sim.model.registry import Registry
 from cuhlm_sim.model.rng import Stream, device_streams, stream
 
@@ -67,12 +72,6 @@ def rate_map(params: ChannelParams) -> RateMap:
     return RATE_MAPS.create(params.rate_model, params)
 
 
-def spectral_efficiency(params: ChannelParams, snr_db: np.ndarray) -> np.ndarray:
-    """float64 [num_devices] goodput spectral efficiency [bit/s/Hz] (one-off; a run builds its
-    :func:`rate_map` once)."""
-    return rate_map(params)(snr_db)
-
-
 # --- channel models --------------------------------------------------------------------------
 
 
@@ -95,7 +94,7 @@ CHANNELS: Registry[StaticChannel | CellChannel] = Registry("channel model")
 
 @CHANNELS.register("fixed")
 def fixed_channel(
-    params: ChannelParams, num_devices: int, bandwidth_hz: float, seed: int
+    params: FixedChannelParams, num_devices: int, bandwidth_hz: float, seed: int
 ) -> StaticChannel:
     """Every device at ``snr_db``."""
     return StaticChannel(np.full(num_devices, params.snr_db))
@@ -103,7 +102,7 @@ def fixed_channel(
 
 @CHANNELS.register("per_device")
 def per_device_channel(
-    params: ChannelParams, num_devices: int, bandwidth_hz: float, seed: int
+    params: PerDeviceChannelParams, num_devices: int, bandwidth_hz: float, seed: int
 ) -> StaticChannel:
     """The listed SNRs, or a spread around ``snr_db`` drawn once per device from its own
     CHANNEL stream."""
@@ -125,7 +124,7 @@ def per_device_channel(
 
 @CHANNELS.register("pathloss")
 def cell_channel(
-    params: ChannelParams, num_devices: int, bandwidth_hz: float, seed: int
+    params: PathlossChannelParams, num_devices: int, bandwidth_hz: float, seed: int
 ) -> CellChannel:
     """Devices dropped in a cell, moving by ``MOBILITY``, faded by ``FADING``. Every draw is per
     device, from that device's own stream of the component (rng.py): device i's position, LOS,
@@ -172,13 +171,13 @@ FADING: Registry[BlockFading | None] = Registry("fading model")
 
 
 @FADING.register("none")
-def no_fading(params: ChannelParams, rngs: Streams) -> None:
+def no_fading(params: PathlossChannelParams, rngs: Streams) -> None:
     return None
 
 
 @FADING.register("rayleigh")
 @FADING.register("rician")
-def block_fading(params: ChannelParams, rngs: Streams) -> BlockFading:
+def block_fading(params: PathlossChannelParams, rngs: Streams) -> BlockFading:
     """Gains redrawn every coherence time; ``rician`` with K = ``rician_k_db``."""
     return BlockFading(
         rngs, params.coherence_time_s, kind=params.fading, k_factor=10 ** (params.rician_k_db / 10)
@@ -190,12 +189,16 @@ MOBILITY: Registry[StaticMobility | RandomWaypoint] = Registry("mobility model")
 
 
 @MOBILITY.register("static")
-def static_mobility(params: ChannelParams, rngs: Streams, positions: np.ndarray) -> StaticMobility:
+def static_mobility(
+    params: PathlossChannelParams, rngs: Streams, positions: np.ndarray
+) -> StaticMobility:
     return StaticMobility(positions)
 
 
 @MOBILITY.register("random_waypoint")
-def random_waypoint(params: ChannelParams, rngs: Streams, positions: np.ndarray) -> RandomWaypoint:
+def random_waypoint(
+    params: PathlossChannelParams, rngs: Streams, positions: np.ndarray
+) -> RandomWaypoint:
     return RandomWaypoint(
         rngs,
         positions,

@@ -1,4 +1,9 @@
-"""Frozen, SI-unit parameters of one simulation run (built from a scenario by config.build)."""
+"""Frozen, SI-unit parameters of one simulation run, built from a scenario by config.build.
+
+Each class has the keys of one schema model (``config/schema.py``), one class per kind where
+the schema has one model per kind. No field has a default: every value comes from the schema,
+the one place defaults are written (``tests/unit/test_config_params.py`` checks the keys match).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ class DeviceParams:
     tokens_per_request: int
     think_time_s: float
     think_time_dist: str  # "exponential" | "fixed"
-    start_spread_s: float = 0.0
-    arrival: str = "closed"  # "closed" | "poisson"
-    arrival_rate_per_s: float = 1.0
+    arrival: str  # "closed" | "poisson"
+    arrival_rate_per_s: float
+    start_spread_s: float
 
     @property
     def token_time_s(self) -> float:
@@ -23,94 +28,152 @@ class DeviceParams:
         return self.slm_latency_s + self.uncertainty_latency_s
 
 
+# --- channel: CHANNELS[model], RATE_MAPS[rate_model] -----------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelParams:
+    """What every channel model has: how its SNR maps to a rate."""
+
     model: str  # "fixed" | "per_device" | "pathloss"
+    rate_model: str  # "shannon" | "cqi"
+    snr_gap_db: float
+    max_spectral_efficiency: float | None
+    harq_bler: float
+
+
+@dataclass(frozen=True, slots=True)
+class FixedChannelParams(ChannelParams):
     snr_db: float
-    snr_db_list: tuple[float, ...] | None = None
-    spread: str = "none"  # "none" | "uniform" | "normal"
-    spread_db: float = 0.0
-    pathloss_model: str = "uma"
-    carrier_ghz: float = 3.5
-    cell_radius_m: float = 300.0
-    min_distance_m: float = 35.0
-    bs_height_m: float | None = None
-    ut_height_m: float = 1.5
-    pathloss_exponent: float = 3.5
-    reference_distance_m: float = 1.0
-    shadowing: bool = True
-    shadowing_std_db: float = 8.0
-    tx_power_dbm: float = 23.0
-    noise_figure_db: float = 5.0
-    fading: str = "none"
-    rician_k_db: float = 3.0
-    coherence_time_s: float = 0.05
-    mobility: str = "static"
-    speed_min_mps: float = 0.5
-    speed_max_mps: float = 1.5
-    pause_s: float = 0.0
-    mobility_update_s: float = 1.0
-    rate_model: str = "shannon"
-    snr_gap_db: float = 0.0
-    max_spectral_efficiency: float | None = None
-    harq_bler: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PerDeviceChannelParams(ChannelParams):
+    snr_db: float
+    snr_db_list: tuple[float, ...] | None
+    spread: str  # "none" | "uniform" | "normal"
+    spread_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class PathlossChannelParams(ChannelParams):
+    pathloss_model: str  # "uma" | "umi" | "log_distance"
+    carrier_ghz: float
+    cell_radius_m: float
+    min_distance_m: float
+    bs_height_m: float | None
+    ut_height_m: float
+    pathloss_exponent: float
+    reference_distance_m: float
+    shadowing: bool
+    shadowing_std_db: float
+    tx_power_dbm: float
+    noise_figure_db: float
+    fading: str  # FADING kind
+    rician_k_db: float
+    coherence_time_s: float
+    mobility: str  # MOBILITY kind
+    speed_min_mps: float
+    speed_max_mps: float
+    pause_s: float
+    mobility_update_s: float
+
+
+# --- uplink: UPLINKS[scheduler] --------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class UplinkParams:
-    bandwidth_hz: float
     scheduler: str
-    numerology: int = 0
-    num_rb: int | None = None
-    pf_window_slots: float = 100.0
-    power_model: str = "constant_psd"  # "constant_psd" | "full_power"
+    bandwidth_hz: float
+    power_model: str  # "constant_psd" | "full_power"
+
+
+@dataclass(frozen=True, slots=True)
+class SlottedUplinkParams(UplinkParams):
+    numerology: int
+    num_rb: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProportionalFairUplinkParams(SlottedUplinkParams):
+    pf_window_slots: float
+
+
+# --- server: BATCH_LATENCIES[latency_model], DISCIPLINES[discipline] --------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class ServerParams:
+    latency_model: str  # "affine" | "table"
     gpus: int
-    llm_latency_s: float
     max_batch: int
-    batch_per_item_s: float
     max_wait_s: float
-    downlink_latency_s: float
-    latency_model: str = "affine"  # "affine" | "table"
-    latency_table: tuple[tuple[int, float], ...] | None = None
-    discipline: str = "fifo"  # "fifo" | "priority_uncertainty" | "priority_importance"
+    discipline: str
+    downlink_latency_s: float  # the scenario's downlink.latency_s
+
+
+@dataclass(frozen=True, slots=True)
+class AffineServerParams(ServerParams):
+    llm_latency_s: float
+    batch_per_item_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TableServerParams(ServerParams):
+    latency_table: tuple[tuple[int, float], ...]  # the given table or the profile's
+
+
+# --- policy: POLICIES[kind] ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyParams:
     kind: str
     threshold: float
-    truncation_k: int | None
-    tv_budget: float | None
     rejection_a: float
     rejection_b: float
+    importance_source: str  # "trace" | "synthetic" (also for the priority_importance queue)
+    importance_beta: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class CuhlmPolicyParams(PolicyParams):
+    truncation_k: int | None
+    tv_budget: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class IhlmPolicyParams(PolicyParams):
+    importance_rule: str  # "and" | "weighted"
+    importance_threshold: float
+    importance_weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class RandomSkipPolicyParams(PolicyParams):
     skip_probability: float | None
-    importance_threshold: float = 0.2
-    importance_rule: str = "and"
-    importance_weight: float = 0.5
-    importance_source: str = "trace"
-    importance_beta: tuple[float, float] = (2.0, 5.0)
+
+
+# --- the rest --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class PayloadParams:
     prob_bits: int
     encoding: str  # "indexed" | "dense"
-    vocab_size: int
+    vocab_size: int  # the scenario's, or the trace's
     overhead_bits: int
 
 
 @dataclass(frozen=True, slots=True)
 class EnergyParams:
-    device_compute_w: float = 5.0
-    device_wait_w: float = 0.0
-    tx_power_w: float = 0.2
-    tx_circuit_w: float = 0.1
-    gpu_busy_w: float = 300.0
-    gpu_idle_w: float = 0.0
+    device_compute_w: float
+    device_wait_w: float
+    tx_power_w: float
+    tx_circuit_w: float
+    gpu_busy_w: float
+    gpu_idle_w: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +187,8 @@ class SimParams:
     server: ServerParams
     policy: PolicyParams
     payload: PayloadParams
-    energy: EnergyParams = EnergyParams()
-    log_tokens: bool = False
+    energy: EnergyParams
+    log_tokens: bool
 
     @property
     def end_s(self) -> float:

@@ -10,7 +10,7 @@ accepts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -50,3 +50,6 @@ class Registry(Generic[T]):
 
     def __contains__(self, kind: object) -> bool:
         return kind in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.kinds())

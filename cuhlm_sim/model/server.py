@@ -22,7 +22,12 @@ import simpy
 from simpy.events import Timeout
 
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import PolicyParams, ServerParams
+from cuhlm_sim.model.params import (
+    AffineServerParams,
+    PolicyParams,
+    ServerParams,
+    TableServerParams,
+)
 from cuhlm_sim.model.policies.ihlm import importance_scores
 from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.registry import Registry
@@ -35,13 +40,13 @@ BATCH_LATENCIES: Registry[np.ndarray] = Registry("batch-latency model")
 
 
 @BATCH_LATENCIES.register("affine")
-def affine_latency(params: ServerParams, b: np.ndarray) -> np.ndarray:
+def affine_latency(params: AffineServerParams, b: np.ndarray) -> np.ndarray:
     """:math:`t(b) = t_1 + c (b - 1)`."""
     return params.llm_latency_s + params.batch_per_item_s * (b - 1)
 
 
 @BATCH_LATENCIES.register("table")
-def table_latency(params: ServerParams, b: np.ndarray) -> np.ndarray:
+def table_latency(params: TableServerParams, b: np.ndarray) -> np.ndarray:
     """Piecewise-linear interpolation in the (b, t) points, extrapolated linearly from the last
     two beyond the table."""
     xs = np.array([p[0] for p in params.latency_table], dtype=np.float64)

@@ -151,6 +151,19 @@ def test_several_problems_are_all_reported(cli_runner, write_scenario, cmd):
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
+def test_key_of_another_kind(cli_runner, write_scenario, tmp_path, cmd):
+    """A section by kind (here channel.model) rejects another kind's key in one line."""
+    path = write_scenario(channel={"model": "pathloss", "snr_db": 3})
+    err = assert_user_error(
+        invoke(cli_runner, cmd, path),
+        f"{path}: channel.snr_db: only for model 'fixed' or 'per_device', but model is "
+        "'pathloss' (got 3)",
+    )
+    assert err.count("\n") == 1
+    assert_no_results(tmp_path)
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
 def test_top_level_not_a_mapping(cli_runner, tmp_path, cmd):
     path = tmp_path / "list.yaml"
     path.write_text("- 1\n- 2\n", encoding="utf-8")
@@ -305,7 +318,8 @@ def test_negative_seed_option(cli_runner, write_scenario, tmp_path):
 def test_truncation_k_needs_cuhlm(cli_runner, write_scenario, tmp_path, cmd, kind):
     path = write_scenario(policy={"kind": kind, "truncation_k": 16})
     assert_user_error(
-        invoke(cli_runner, cmd, path), f"{path}: policy:", "truncation_k", f"(kind is '{kind}')"
+        invoke(cli_runner, cmd, path),
+        f"{path}: policy.truncation_k: only for kind 'cuhlm', but kind is '{kind}' (got 16)",
     )
     assert_no_results(tmp_path)
 
@@ -314,8 +328,7 @@ def test_truncation_k_needs_cuhlm_via_set(cli_runner, write_scenario):
     path = write_scenario()
     assert_user_error(
         invoke(cli_runner, "validate", path, "--set", "policy.truncation_k=16"),
-        f"{path} (with --set): policy:",
-        "truncation_k",
+        f"{path} (with --set): policy.truncation_k: only for kind 'cuhlm'",
     )
 
 

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import math
-import typing
 
 import numpy as np
 import pytest
 import simpy
 
-from cuhlm_sim.config.schema import PolicyKind
+from cuhlm_sim.config.build import section_params
+from cuhlm_sim.config.schema import AffineServerConfig
 from cuhlm_sim.metrics.compute import jain_index, weighted_quantiles
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import PayloadParams, ServerParams
+from cuhlm_sim.model.params import PayloadParams
 from cuhlm_sim.model.payload import PayloadModel
-from cuhlm_sim.model.policies import POLICIES
 from cuhlm_sim.model.registry import Registry
 from cuhlm_sim.model.server import GpuServer
 from cuhlm_sim.model.uplink import EqualShareUplink, shannon_spectral_efficiency
-
-
-def test_schema_policy_kinds_match_registry():
-    assert sorted(typing.get_args(PolicyKind)) == POLICIES.kinds()
 
 
 def test_registry_rejects_duplicates_and_names_unknown_kinds():
@@ -105,16 +100,10 @@ def test_equal_share_uplink_two_devices_hand_computed():
 
 
 def _server(env, rec, **kw):
-    base = dict(
-        gpus=1,
-        llm_latency_s=1.0,
-        max_batch=4,
-        batch_per_item_s=0.5,
-        max_wait_s=0.0,
-        downlink_latency_s=0.0,
-    )
+    base = dict(gpus=1, llm_latency_s=1.0, max_batch=4, batch_per_item_s=0.5, max_wait_s=0.0)
     base.update(kw)
-    return GpuServer(env, ServerParams(**base), rec)
+    params = section_params(AffineServerConfig(**base), downlink_latency_s=0.0)
+    return GpuServer(env, params, rec)
 
 
 def test_server_batches_what_is_queued():

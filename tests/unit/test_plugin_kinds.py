@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cuhlm_sim.config.profiles import PROFILES
 from cuhlm_sim.config.reference import scenario_choices
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.model.channel_state import CHANNELS, FADING, MOBILITY, RATE_MAPS
@@ -15,11 +16,12 @@ from cuhlm_sim.model.uplink import UPLINKS
 from cuhlm_sim.runner import check_scenario
 
 #: scenario key -> the registry its value is looked up in
-PLUGINS: dict[str, Registry] = {
+PLUGINS: dict[str, Registry | dict] = {
     "policy.kind": POLICIES,
     "uplink.scheduler": UPLINKS,
     "server.discipline": DISCIPLINES,
     "server.latency_model": BATCH_LATENCIES,
+    "server.profile": PROFILES,  # documented tables for the `table` model
     "channel.model": CHANNELS,
     "channel.rate_model": RATE_MAPS,
     "channel.fading": FADING,
@@ -33,25 +35,28 @@ OPTIONS = {
     "channel.spread",
     "channel.pathloss_model",
     "uplink.power_model",
-    "server.profile",
     "policy.importance_rule",
     "policy.importance_source",
     "payload.encoding",
 }
 
-#: What a kind needs besides itself to be a valid scenario.
+#: What a kind (``key`` or ``key=kind``) needs besides itself to be a valid scenario.
 NEEDS: dict[str, dict] = {
     "channel.fading": {"channel": {"model": "pathloss"}},
     "channel.mobility": {"channel": {"model": "pathloss"}},
-    "server.latency_model": {"server": {"latency_table": [[1, 0.1], [4, 0.2]]}},
+    "server.latency_model=table": {"server": {"latency_table": [[1, 0.1], [4, 0.2]]}},
     "server.discipline": {"policy": {"importance_source": "synthetic"}},
     "policy.kind": {"policy": {"importance_source": "synthetic"}},
 }
 
 
+def _kinds(key: str) -> list[str]:
+    return sorted(PLUGINS[key])  # a registry iterates like the dict of profiles: over its kinds
+
+
 @pytest.mark.parametrize("key", sorted(PLUGINS))
 def test_schema_and_registry_know_the_same_kinds(key):
-    accepted, registered = set(scenario_choices()[key]), set(PLUGINS[key].kinds())
+    accepted, registered = set(scenario_choices()[key]), set(_kinds(key))
     assert not accepted - registered, f"{key}: in the schema but not registered"
     assert not registered - accepted, f"{key}: registered but not accepted by the schema"
 
@@ -69,11 +74,12 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("key", "kind"), [(key, kind) for key in sorted(PLUGINS) for kind in PLUGINS[key].kinds()]
+    ("key", "kind"), [(key, kind) for key in sorted(PLUGINS) for kind in _kinds(key)]
 )
 def test_validate_builds_every_kind(key, kind):
     section, name = key.split(".")
-    data = _merge(NEEDS.get(key, {}), {section: {name: kind}, "trace": {"synth_rows": 500}})
+    needs = NEEDS.get(f"{key}={kind}", NEEDS.get(key, {}))
+    data = _merge(needs, {section: {name: kind}, "trace": {"synth_rows": 500}})
     check_scenario(Scenario.model_validate(_merge({"trace": {"path": None}}, data)))
 
 

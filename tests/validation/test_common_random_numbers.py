@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from cuhlm_sim.cli import app
 from cuhlm_sim.config import load_scenario
+from cuhlm_sim.config.build import section_params
 from cuhlm_sim.model.channel_state import build_channel
-from cuhlm_sim.model.params import ChannelParams
 from cuhlm_sim.traces.io import write_trace
 from cuhlm_sim.traces.synth import SynthParams, synth_table
 
@@ -66,7 +66,7 @@ def test_pathloss_snr_of_devices_0_to_2_is_the_same_for_any_count(cli_runner, tm
 def test_channel_snr_over_time_of_devices_0_to_2_is_the_same_for_any_count():
     """Fading blocks and mobility legs: the SNR time series of a device does not depend on how
     many other devices exist (each device's fading and waypoints come from its own stream)."""
-    channel = ChannelParams(**load_scenario(DENSE_CELL).channel.model_dump())
+    channel = section_params(load_scenario(DENSE_CELL).channel)
     # 1600 fading blocks (past the first 1024-block chunk a device draws at once), 80 mobility
     # updates
     times = np.arange(0.0, 80.0, 0.025)

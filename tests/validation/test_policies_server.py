@@ -7,27 +7,18 @@ import math
 import pytest
 import simpy
 
+from cuhlm_sim.config.build import section_params
+from cuhlm_sim.config.schema import AffineServerConfig, IhlmPolicyConfig, TableServerConfig
 from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import PolicyParams, ServerParams
+from cuhlm_sim.model.params import PolicyParams
 from cuhlm_sim.model.policies.ihlm import importance_scores
 from cuhlm_sim.model.server import GpuServer, batch_latency_table
 
 
 def _policy_params(**kw) -> PolicyParams:
-    base = dict(
-        kind="ihlm",
-        threshold=0.081,
-        truncation_k=None,
-        tv_budget=None,
-        rejection_a=0.815,
-        rejection_b=-0.066,
-        skip_probability=None,
-        importance_source="synthetic",
-    )
-    base.update(kw)
-    return PolicyParams(**base)
+    return section_params(IhlmPolicyConfig(**{"importance_source": "synthetic", **kw}))
 
 
 @pytest.mark.parametrize("rule", ["and", "weighted"])
@@ -36,8 +27,10 @@ def test_ihlm_transmission_rate_matches_trace(simulate, trace, rule):
     th, ith, w = 0.081, 0.25, 0.4
     if rule == "and":
         sent = (trace.uncertainty > th) & (imp >= ith)
+        rule_keys = {"importance_threshold": ith}
     else:
         sent = (1 - w) * trace.uncertainty + w * imp > th
+        rule_keys = {"importance_weight": w}
     s = simulate(
         devices={"count": 30},
         uplink={"bandwidth_hz": 1e9},
@@ -45,9 +38,8 @@ def test_ihlm_transmission_rate_matches_trace(simulate, trace, rule):
         policy={
             "kind": "ihlm",
             "threshold": th,
-            "importance_threshold": ith,
             "importance_rule": rule,
-            "importance_weight": w,
+            **rule_keys,
             "importance_source": "synthetic",
         },
     )
@@ -62,15 +54,8 @@ def test_ihlm_without_importance_column_is_a_clear_error(simulate):
 def test_priority_queue_serves_highest_first():
     env = simpy.Environment()
     rec = Recorder(0.0, 100.0, 5, False)
-    params = ServerParams(
-        gpus=1,
-        llm_latency_s=1.0,
-        max_batch=1,
-        batch_per_item_s=0.0,
-        max_wait_s=0.0,
-        downlink_latency_s=0.0,
-        discipline="priority_uncertainty",
-    )
+    server = AffineServerConfig(llm_latency_s=1.0, discipline="priority_uncertainty")
+    params = section_params(server, downlink_latency_s=0.0)
     srv = GpuServer(env, params, rec)
     jobs = []
     for i, prio in enumerate([0.0, 0.1, 0.9, 0.5, 0.9]):
@@ -84,16 +69,8 @@ def test_priority_queue_serves_highest_first():
 
 
 def test_latency_table_interpolates_and_extrapolates():
-    params = ServerParams(
-        gpus=1,
-        llm_latency_s=1.0,
-        max_batch=10,
-        batch_per_item_s=0.0,
-        max_wait_s=0.0,
-        downlink_latency_s=0.0,
-        latency_model="table",
-        latency_table=((1, 0.02), (4, 0.03), (8, 0.05)),
-    )
+    server = TableServerConfig(max_batch=10, latency_table=[(1, 0.02), (4, 0.03), (8, 0.05)])
+    params = section_params(server, downlink_latency_s=0.0)
     t = batch_latency_table(params)
     assert t[1] == pytest.approx(0.02)
     assert t[2] == pytest.approx(0.02 + 0.01 / 3)
@@ -155,5 +132,5 @@ def test_server_profile_single_device_latency(simulate, profile):
 def test_server_profile_conflicts_with_explicit_latency(simulate):
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="sets the latency"):
+    with pytest.raises(ValidationError, match="llm_latency_s is only for latency_model 'affine'"):
         simulate(server={"profile": "llama2_7b_a100", "llm_latency_s": 0.1})

@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from cuhlm_sim.config.build import section_params
+from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.metrics.compute import device_table
-from cuhlm_sim.model.params import UplinkParams
+from cuhlm_sim.model.params import SlottedUplinkParams
 from cuhlm_sim.model.uplink.slotted import (
     MaxRateScheduler,
     ProportionalFairScheduler,
@@ -17,12 +19,11 @@ from cuhlm_sim.model.uplink.slotted import (
 )
 
 
-def _params(**kw) -> UplinkParams:
-    base = dict(
-        bandwidth_hz=10e6, scheduler="round_robin", numerology=0, num_rb=None, pf_window_slots=100.0
-    )
-    base.update(kw)
-    return UplinkParams(**base)
+def _params(**kw) -> SlottedUplinkParams:
+    """10 MHz, numerology 0; proportional fair when a window is given."""
+    kind = "proportional_fair" if "pf_window_slots" in kw else "round_robin"
+    uplink = {"bandwidth_hz": 10e6, "scheduler": kind, **kw}
+    return section_params(Scenario.model_validate({"uplink": uplink}).uplink)
 
 
 def test_greedy_fill():

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import simpy
 
+from cuhlm_sim.config.build import section_params
+from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel.rate import shannon_se
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import UplinkParams
 from cuhlm_sim.model.uplink import EqualShareUplink, FullPowerShareUplink, SlottedUplink
 from cuhlm_sim.model.uplink.slotted import RoundRobinScheduler
 
@@ -221,7 +222,8 @@ def test_slotted_power_models_hand_computed(power_model, slots, radiated_ms):
     env = simpy.Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     _, deliver = _done_times(env)
-    params = UplinkParams(bandwidth_hz=1.8e6, scheduler="round_robin", power_model=power_model)
+    uplink = {"bandwidth_hz": 1.8e6, "scheduler": "round_robin", "power_model": power_model}
+    params = section_params(Scenario.model_validate({"uplink": uplink}).uplink)
     snr_db, eta = np.zeros(2), np.ones(2)  # 0 dB: η = 1
     sched = RoundRobinScheduler(2, params)
     link = SlottedUplink(env, params, eta, sched, deliver, rec, snr_db=snr_db, rate_fn=shannon_se)

@@ -41,7 +41,7 @@ import numpy as np
 import simpy
 
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import UplinkParams
+from cuhlm_sim.model.params import ProportionalFairUplinkParams, SlottedUplinkParams
 from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.uplink.base import UPLINKS, Radio
 
@@ -61,7 +61,7 @@ def greedy_fill(order: np.ndarray, need: np.ndarray, n_rb: int) -> np.ndarray:
 def slotted_uplink(
     scheduler: type[SlotScheduler],
     env: simpy.Environment,
-    params: UplinkParams,
+    params: SlottedUplinkParams,
     radio: Radio,
     deliver: Callable[[list[Job]], None],
     recorder: Recorder,
@@ -92,7 +92,7 @@ def _scheduler(kind: str) -> Callable[[type[SlotScheduler]], type[SlotScheduler]
 class SlotScheduler(ABC):
     """Decides the RBs of one slot. ``devs``, ``need`` and ``eta`` cover backlogged devices."""
 
-    def __init__(self, num_devices: int, params: UplinkParams) -> None:
+    def __init__(self, num_devices: int, params: SlottedUplinkParams) -> None:
         self.num_devices = num_devices
         self.params = params
 
@@ -145,7 +145,7 @@ class ProportionalFairScheduler(SlotScheduler):
     O(all devices); the scale is renormalised before it underflows.
     """
 
-    def __init__(self, num_devices: int, params: UplinkParams) -> None:
+    def __init__(self, num_devices: int, params: ProportionalFairUplinkParams) -> None:
         super().__init__(num_devices, params)
         self.beta = 1.0 - 1.0 / params.pf_window_slots
         self._t_scaled = np.full(num_devices, 1e-9)  # T(n) / g
@@ -201,7 +201,7 @@ class SlottedUplink:
     def __init__(
         self,
         env: simpy.Environment,
-        params: UplinkParams,
+        params: SlottedUplinkParams,
         spectral_efficiency: np.ndarray,
         scheduler: SlotScheduler,
         deliver: Callable[[Job], None],
