@@ -6,10 +6,10 @@ mistakes raise :class:`~cuhlm_sim.errors.CuhlmError` (see :mod:`cuhlm_sim.cli.co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.progress import (
@@ -51,6 +51,37 @@ def _progress() -> Progress:
     )
 
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
+
+
+def _interrupted(runs_dir: Path | None, keys: Iterable[str] | None = None) -> NoReturn:
+    """One line on Ctrl-C: how many runs are stored and that the same command resumes.
+
+    ``keys`` limits the count to one plan's runs; without it every stored run counts.
+    """
+    if runs_dir is None:
+        err_console.print(
+            "interrupted: nothing kept (no --out); rerun with --out DIR to make a search resumable",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=INTERRUPTED_EXIT)
+    if keys is None:
+        kept = len(list(runs_dir.glob("*.json"))) if runs_dir.is_dir() else 0
+        of = ""
+    else:
+        wanted = set(keys)
+        kept = sum((runs_dir / f"{k}.json").is_file() for k in wanted)
+        of = f" of {len(wanted)}"
+    err_console.print(
+        f"interrupted: {kept}{of} runs kept in {runs_dir}; run the same command again to resume",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(code=INTERRUPTED_EXIT)
+
+
 @contextmanager
 def _executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     from cuhlm_sim.experiments.sweep import make_executor
@@ -80,21 +111,24 @@ def sweep(
         f"over {', '.join(plan.axes) or 'no axis'}",
         highlight=False,
     )
-    with _progress() as bar, _executor(workers, scheduler) as ex:
-        task = bar.add_task("sweep", total=None, failed=0)
-        failed = 0
+    try:
+        with _progress() as bar, _executor(workers, scheduler) as ex:
+            task = bar.add_task("sweep", total=None, failed=0)
+            failed = 0
 
-        def start(total: int, done: int) -> None:
-            bar.update(task, total=total, completed=done)
+            def start(total: int, done: int) -> None:
+                bar.update(task, total=total, completed=done)
 
-        def advance(rec: dict[str, Any]) -> None:
-            nonlocal failed
-            failed += rec["status"] != "ok"
-            bar.update(task, advance=1, failed=failed)
+            def advance(rec: dict[str, Any]) -> None:
+                nonlocal failed
+                failed += rec["status"] != "ok"
+                bar.update(task, advance=1, failed=failed)
 
-        result = run_sweep(
-            plan, out, ex, on_start=start, on_result=advance, retry_failed=retry_failed
-        )
+            result = run_sweep(
+                plan, out, ex, on_start=start, on_result=advance, retry_failed=retry_failed
+            )
+    except KeyboardInterrupt:
+        _interrupted(out / "runs", (t.key for t in plan.tasks))
     console.print(
         f"{len(result.runs)} runs ({result.executed} run now, {result.failed} failed): "
         f"{out / 'runs.parquet'}, {out / 'points.parquet'}",
@@ -149,27 +183,30 @@ def capacity(
     axes = [parse_over(o) for o in over or []]
     scn = load_scenario(scenario, list(set_ or []), seed=seed)
     store = RunStore(None if out is None else out / "runs")
-    with _progress() as bar, _executor(workers, scheduler) as ex:
-        task = bar.add_task("capacity runs", total=None, failed=0)
-        failed = 0
+    try:
+        with _progress() as bar, _executor(workers, scheduler) as ex:
+            task = bar.add_task("capacity runs", total=None, failed=0)
+            failed = 0
 
-        def advance(rec: dict[str, Any]) -> None:
-            nonlocal failed
-            failed += rec["status"] != "ok"
-            bar.update(task, advance=1, failed=failed)
+            def advance(rec: dict[str, Any]) -> None:
+                nonlocal failed
+                failed += rec["status"] != "ok"
+                bar.update(task, advance=1, failed=failed)
 
-        entries = find_capacity(
-            scn,
-            slos,
-            axes,
-            repetitions=reps,
-            start=start,
-            max_devices=max_devices,
-            resolution=resolution,
-            executor=ex,
-            store=store,
-            on_result=advance,
-        )
+            entries = find_capacity(
+                scn,
+                slos,
+                axes,
+                repetitions=reps,
+                start=start,
+                max_devices=max_devices,
+                resolution=resolution,
+                executor=ex,
+                store=store,
+                on_result=advance,
+            )
+    except KeyboardInterrupt:
+        _interrupted(store.root)
     table = Table(title=f"capacity: {' and '.join(map(str, slos))}", title_justify="left")
     for col in (*(k for k, _ in axes), "capacity", "bracket [lower, upper)", "runs"):
         table.add_column(col, justify="right")
@@ -221,12 +258,16 @@ def bench(
         Path | None,
         typer.Option(help="An earlier results JSON: add our speed now / then for each case."),
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds each case's child process may take before it fails."),
+    ] = 900.0,
 ) -> None:
     """Speed benchmark: simulated tokens per wall second, peak RSS, ratio to a naive model."""
     from cuhlm_sim.experiments.bench import compare_bench, load_bench, run_bench, write_bench
 
     before = load_bench(baseline) if baseline is not None else None  # fail before running
-    result = run_bench(quick=quick, only=only, repeat=repeat)
+    result = run_bench(quick=quick, only=only, repeat=repeat, timeout=timeout)
     change = compare_bench(result, before) if before is not None else {}
     if before is not None:
         result["baseline"] = {"file": str(baseline), "ratios": change}

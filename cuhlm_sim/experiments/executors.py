@@ -2,13 +2,26 @@
 
 Each executor maps a picklable function over items and yields results as they finish, so the
 sweep and capacity code never know which one they use.
+
+Pool workers never outlive the command: each one asks the kernel to kill it when its parent
+dies (``prctl(PR_SET_PDEATHSIG)`` on Linux) and also watches ``os.getppid()`` (other systems,
+and the case the kernel's rule misses), so a ``kill -9`` of ``cuhlm sweep`` leaves no orphans
+holding memory. Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only the
+parent should react (stop, keep what is stored, say so), not every worker with a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
 
 from cuhlm_sim.errors import CuhlmError, MissingExtraError
@@ -33,19 +46,64 @@ class InProcessExecutor:
         return None
 
 
+#: prctl(2) option: the signal a process gets when the thread that created it exits.
+PR_SET_PDEATHSIG = 1
+#: How often a worker's watchdog compares os.getppid() with its parent [s].
+PARENT_POLL_S = 0.5
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit as soon as this process is re-parented (its parent died)."""
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def exit_with_parent(parent_pid: int, kernel_rule: bool) -> None:
+    """Pool-worker initializer: die with the parent, leave Ctrl-C to it.
+
+    ``kernel_rule`` asks Linux for SIGKILL on the parent's death. The kernel ties that to the
+    creating *thread*, so the parent passes True only from its main thread (a pool made in a
+    short-lived thread would otherwise kill its workers early); the watchdog thread covers the
+    rest, within :data:`PARENT_POLL_S`. Workers write no files, so a hard kill loses nothing
+    but the runs in flight, which the next run of the command repeats.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if kernel_rule and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no libc symbol: watchdog only
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the rule was in place
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="cuhlm-parent-watch", daemon=True
+    ).start()
+
+
 class ProcessPoolRunner:
-    """A local process pool (the platform's start method; scripts need a ``__main__`` guard)."""
+    """A local process pool (the platform's start method; scripts need a ``__main__`` guard).
+
+    Workers die with this process (:func:`exit_with_parent`). :meth:`close` with runs still in
+    flight (Ctrl-C, an error) terminates the workers instead of waiting for those runs.
+    """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[Any]] = []
 
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
         if not items:
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(min(self.workers, len(items)))
+            main = threading.current_thread() is threading.main_thread()
+            self._pool = ProcessPoolExecutor(
+                min(self.workers, len(items)),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(), main),
+            )
         futures = [self._pool.submit(fn, item) for item in items]
+        self._futures = futures
         try:
             for fut in as_completed(futures):
                 yield fut.result()
@@ -55,15 +113,24 @@ class ProcessPoolRunner:
             raise
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if any(not f.done() for f in self._futures):  # interrupted: do not wait for the runs
+            pool.shutdown(wait=False, cancel_futures=True)
+            # No public API stops running workers before Python 3.14 (terminate_workers).
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        self._futures = []
 
 
 class DaskRunner:
     """Submit runs to a dask.distributed cluster: ``tcp://host:port``, ``local``, or a Client.
 
     ``local`` starts a LocalCluster of ``workers`` single-threaded processes on this machine.
+    dask's own logging is turned down to warnings: its INFO lines (about 35 per command: every
+    worker, connection and shutdown step) would bury the progress bar.
     """
 
     def __init__(
@@ -75,13 +142,17 @@ class DaskRunner:
             raise MissingExtraError(
                 "--scheduler needs dask.distributed: pip install 'dask>=2024.1' distributed"
             ) from None
+        for name in ("distributed", "distributed.client"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._own_cluster = None
         if client is not None:
             self.client, self._own_client = client, False
             return
         if address in (None, "local"):
             self._own_cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                silence_logs=logging.WARNING,
             )
             address = self._own_cluster.scheduler_address
         try:
