@@ -1,20 +1,29 @@
 """``cuhlm bench``: simulated tokens per wall second and peak memory on fixed scenarios.
 
 Each case runs in a fresh subprocess so that its peak RSS is its own. The U-HLM and HLM cases
-also run the naive SimPy reference (``benchmarks/naive.py``) on the same token count and skip
-rate, and report our speed as a ratio to it. Wall times are the best of ``repeat`` runs, for
-ours and the naive model alike (as ``timeit`` does: the minimum is the run least disturbed by
-the rest of the machine). Results go to a JSON file so commits can be compared.
+also run the naive SimPy reference (:mod:`cuhlm_sim.experiments.naive`) on the same token
+count and skip rate, and report our speed as a ratio to it. Wall times are the best of
+``repeat`` runs, for ours and the naive model alike (as ``timeit`` does: the minimum is the run
+least disturbed by the rest of the machine). Results go to a JSON file so commits can be
+compared.
+
+Every wait on a child has a deadline: a child that raises, dies or overruns ``timeout`` ends
+the bench with one :class:`BenchError` line naming the case, never a hang.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import platform
+import queue
 import resource
 import sys
+import threading
 import time
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +32,15 @@ import numpy as np
 
 from cuhlm_sim import __version__
 from cuhlm_sim.errors import CuhlmError
+
+#: Seconds one child process (one case, ours or naive) may take by default.
+DEFAULT_TIMEOUT_S = 900.0
+
+
+class BenchError(CuhlmError):
+    """A bench child failed, died or overran its time: the bench stops with this one line."""
+
+    exit_code = 1  # the machine or the code failed, not the command line
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ def _load_case(case: BenchCase):
     return Scenario.model_validate(_scenario_dict(case, th)), trace, th
 
 
-def _run_case(case: BenchCase, repeat: int, queue: mp.Queue) -> None:
+def _run_case(case: BenchCase, repeat: int) -> dict[str, Any]:
     from cuhlm_sim.runner import run_scenario
 
     scn, trace, th = _load_case(case)
@@ -135,24 +153,21 @@ def _run_case(case: BenchCase, repeat: int, queue: mp.Queue) -> None:
     counted = run_scenario(scn, trace=trace, count_events=True).summary
     if counted["tokens_generated"] != s["tokens_generated"]:
         raise RuntimeError("the counted rerun differs: the model is not deterministic")
-    queue.put(
-        {
-            "tokens": s["tokens_generated"],
-            "wall_s": wall,
-            "tokens_per_s": s["tokens_generated"] / wall,
-            "skip_rate": s["skip_rate"],
-            "events": counted["simpy_events"],
-            "events_per_token": counted["simpy_events"] / max(1, s["tokens_generated"]),
-            "peak_rss_mb": rss,
-            "threshold": th,
-            "gpus": scn.server.gpus,
-        }
-    )
+    return {
+        "tokens": s["tokens_generated"],
+        "wall_s": wall,
+        "tokens_per_s": s["tokens_generated"] / wall,
+        "skip_rate": s["skip_rate"],
+        "events": counted["simpy_events"],
+        "events_per_token": counted["simpy_events"] / max(1, s["tokens_generated"]),
+        "peak_rss_mb": rss,
+        "threshold": th,
+        "gpus": scn.server.gpus,
+    }
 
 
-def _run_naive(case: BenchCase, tokens_per_device: int, repeat: int, queue: mp.Queue) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from benchmarks.naive import run_naive
+def _run_naive(case: BenchCase, tokens_per_device: int, repeat: int) -> dict[str, Any]:
+    from cuhlm_sim.experiments.naive import run_naive
 
     scn, trace, th = _load_case(case)
     if case.policy == "hlm":
@@ -170,42 +185,98 @@ def _run_naive(case: BenchCase, tokens_per_device: int, repeat: int, queue: mp.Q
             scn.server.gpus,
         ),
     )
-    queue.put(
-        {
-            "tokens": res["tokens"],
-            "wall_s": wall,
-            "tokens_per_s": res["tokens"] / wall,
-            "skip_rate": res["skip_rate"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        }
-    )
+    return {
+        "tokens": res["tokens"],
+        "wall_s": wall,
+        "tokens_per_s": res["tokens"] / wall,
+        "skip_rate": res["skip_rate"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
-def _in_subprocess(target, *args) -> dict[str, Any]:
+def _child(
+    parent: tuple[int, bool], target: Callable[..., Any], args: tuple[Any, ...], q: Any
+) -> None:
+    """Child body: ``("ok", result)`` or ``("error", one line)`` on the queue, never silence."""
+    from cuhlm_sim.experiments.executors import exit_with_parent
+
+    exit_with_parent(*parent)  # no orphan if the bench is killed
+    try:
+        q.put(("ok", target(*args)))
+    except BaseException as exc:  # report everything, the parent decides
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+        q.put(("error", f"{type(exc).__name__}: {' '.join(str(exc).split())}{at}"))
+
+
+def _in_subprocess(
+    name: str, target: Callable[..., Any], *args: Any, timeout: float = DEFAULT_TIMEOUT_S
+) -> Any:
+    """``target(*args)`` in a fresh spawned process; BenchError if it fails, dies or overruns."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=target, args=(*args, q))
+    parent = (os.getpid(), threading.current_thread() is threading.main_thread())
+    p = ctx.Process(target=_child, args=(parent, target, args, q), daemon=True)
     p.start()
-    result = q.get()
-    p.join()
-    return result
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                status, value = q.get(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
+                break
+            except queue.Empty:
+                if not p.is_alive():
+                    try:  # a result put just before the exit may still be in the pipe
+                        status, value = q.get(timeout=0.5)
+                        break
+                    except queue.Empty:
+                        raise BenchError(
+                            f"bench case {name}: the child process died without a result "
+                            f"(exit code {p.exitcode})"
+                        ) from None
+                if time.monotonic() >= deadline:
+                    raise BenchError(
+                        f"bench case {name}: no result within {timeout:g} s (raise --timeout)"
+                    ) from None
+    finally:
+        if p.is_alive():
+            p.terminate()
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=10)
+        q.close()
+    if status != "ok":
+        raise BenchError(f"bench case {name}: {value}")
+    return value
 
 
 def run_bench(
-    quick: bool = False, only: list[str] | None = None, repeat: int | None = None
+    quick: bool = False,
+    only: list[str] | None = None,
+    repeat: int | None = None,
+    *,
+    cases: Sequence[BenchCase] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Run the cases (``repeat`` overrides each case's number of timed runs)."""
-    cases = QUICK_CASES if quick else CASES
+    """Run the cases (``repeat`` overrides each case's number of timed runs).
+
+    ``cases`` replaces the built-in list; ``timeout`` bounds each child process [s].
+    """
+    if cases is None:
+        cases = QUICK_CASES if quick else CASES
     results = []
     for case in cases:
         if only and case.name not in only:
             continue
         n = case.repeat if repeat is None else repeat
-        ours = _in_subprocess(_run_case, case, n)
+        ours = _in_subprocess(case.name, _run_case, case, n, timeout=timeout)
         row: dict[str, Any] = {"case": case.name, **asdict(case), "repeat": n, "ours": ours}
         if case.naive:
             per_device = max(1, round(ours["tokens"] / case.devices))
-            naive = _in_subprocess(_run_naive, case, per_device, n)
+            naive = _in_subprocess(
+                f"{case.name} (naive)", _run_naive, case, per_device, n, timeout=timeout
+            )
             row["naive"] = naive
             row["speedup_vs_naive"] = ours["tokens_per_s"] / naive["tokens_per_s"]
         results.append(row)

@@ -3,7 +3,8 @@
 What a first implementation looks like: one process per device, one ``timeout`` per token,
 a shared ``simpy.Resource`` for the GPU (request, timeout, release per verified token), and a
 fixed uplink delay per transmission. It replays the same skip decisions (u <= u_th on the same
-trace), so token counts and skip rates match the real model's.
+trace), so token counts and skip rates match the real model's. It lives in the package (not
+beside it) so that ``cuhlm bench`` works from an installed copy, not only from a checkout.
 """
 
 from __future__ import annotations
