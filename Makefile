@@ -9,6 +9,8 @@ TEST_STAMP := $(VENV)/.installed-test
 # Extras for the tests: dev tools, plus torch/transformers so the trace generator is tested
 # on a tiny model (no weights are downloaded).
 TEST_EXTRAS ?= dev,traces-core
+# What `make lint` and `make format` cover (CI runs `make lint`).
+LINT_PATHS := cuhlm_sim tests analysis
 
 .PHONY: demo test lint format install install-test bench docs clean golden
 
@@ -32,12 +34,12 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check cuhlm_sim tests
-	$(BIN)/ruff format --check cuhlm_sim tests
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 format: $(STAMP)
-	$(BIN)/ruff format cuhlm_sim tests
-	$(BIN)/ruff check --fix cuhlm_sim tests
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 docs: $(STAMP)
 	$(BIN)/python -c "from cuhlm_sim.config.reference import scenario_reference_markdown as m; open('docs/scenario.md','w').write(m())"

@@ -140,7 +140,7 @@ class DaskRunner:
             from distributed import Client, LocalCluster
         except ImportError:
             raise MissingExtraError(
-                "--scheduler needs dask.distributed: pip install 'dask>=2024.1' distributed"
+                "--scheduler needs dask.distributed: pip install -e '.[cluster]'"
             ) from None
         for name in ("distributed", "distributed.client"):
             logging.getLogger(name).setLevel(logging.WARNING)

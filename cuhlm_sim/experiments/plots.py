@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cuhlm_sim.errors import CuhlmError
+from cuhlm_sim.errors import CuhlmError, MissingExtraError
 from cuhlm_sim.metrics.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,16 @@ def label(name: str) -> str:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+    except ImportError:
+        raise MissingExtraError(
+            "figures need matplotlib and seaborn: pip install -e '.[plots]'"
+        ) from None
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     return plt
 
@@ -322,6 +326,7 @@ def plot_dir(folder: Path, kind: str = "auto", out: Path | None = None) -> list[
         raise CuhlmError(f"{folder}: not a folder")
     if kind != "auto" and kind not in KINDS:
         raise CuhlmError(f"--kind {kind!r}: expected auto or one of {', '.join(KINDS)}")
+    _pyplot()  # the plots extra is installed
     out = out or folder / "figures"
     cap = folder / "capacity.json"
     has_points = (folder / "points.parquet").is_file()

@@ -173,9 +173,7 @@ def lookup(
         return _mean(pts, f"measured ({pts[0].config}) in {name}")
     count = threshold_count(threshold, table.draws)
     # u_th = 1 skips every token (u_count <= K always): exactly SLM-only, measured as such.
-    pts = pts + [
-        replace(p, skip_count=table.draws) for p in table.points if p.policy == "slm_only"
-    ]
+    pts = pts + [replace(p, skip_count=table.draws) for p in table.points if p.policy == "slm_only"]
     counts = sorted({p.skip_count for p in pts if p.skip_count is not None})
     if not counts or not counts[0] <= count <= counts[-1]:
         lo, hi = (counts[0], counts[-1]) if counts else (None, None)

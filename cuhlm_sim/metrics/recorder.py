@@ -1,8 +1,10 @@
 """Streaming collection of what happens inside the measurement window [warmup, end].
 
-The model calls the recorder; the recorder never calls the model. Devices book whole blocks of
-tokens at once (:meth:`Recorder.skipped_block`, :meth:`Recorder.sent_block`) and take back
-what commits outside the window; a skip run that crosses a window edge comes as a whole run
+The model calls the recorder (it knows only :class:`cuhlm_sim.model.recording.Recorder`, which
+this class implements); the recorder never calls the model. Devices book whole blocks of tokens
+at once (skips with :meth:`Recorder.skipped_block`, verified tokens with the ledger's
+:meth:`~cuhlm_sim.metrics.ledger.TokenLedger.book_sent`) and take back what commits outside the
+window; a skip run that crosses a window edge comes as a whole run
 (count, first commit time, spacing), so it costs O(1), not O(run length). The times of a
 verified token are booked when its GPU batch commits (:meth:`Recorder.sent`).
 Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters per

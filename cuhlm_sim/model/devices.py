@@ -404,9 +404,7 @@ class Device:
             for i, row in enumerate(rows.tolist()):
                 yield env.timeout(gaps[i])
                 if not tx[i]:
-                    rec.skipped_run(
-                        dev, env.now, tau, 1, cums, i, rows if rec.log_tokens else None
-                    )
+                    rec.skipped_run(dev, env.now, tau, 1, cums, i, rows if rec.log_tokens else None)
                     continue
                 job = Job(dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cuhlm_sim.errors import TraceError
+from cuhlm_sim.errors import MissingExtraError, TraceError
 from cuhlm_sim.traces.inspect import read_trace
 
 #: At most this many distinct u values are used as bins directly.
@@ -148,7 +148,10 @@ def fit_trace(
 
 def save_plot(results: dict[str, FitResult], path: Path) -> Path:
     """Bin means (marker area ∝ rows) and fitted lines, one colour per fit; PNG/PDF by suffix."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingExtraError("--plot needs matplotlib: pip install -e '.[plots]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,15 @@ def test_cli_plot(write_sweep, tmp_path):
     res = CliRunner().invoke(app, ["plot", str(tmp_path / "missing")])
     assert res.exit_code == 2
     assert "not a folder" in res.stderr
+
+
+@pytest.mark.parametrize("missing", ["matplotlib", "seaborn"])
+def test_without_the_plots_extra_the_user_is_told_what_to_install(tmp_path, monkeypatch, missing):
+    from typer.testing import CliRunner
+
+    from cuhlm_sim.cli import app
+
+    monkeypatch.setitem(sys.modules, missing, None)  # import fails as if not installed
+    res = CliRunner().invoke(app, ["plot", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert "pip install -e '.[plots]'" in res.stderr and res.stderr.count("\n") == 1

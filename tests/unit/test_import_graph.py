@@ -4,6 +4,8 @@ layer imports one above it. Lazy imports inside functions and ``TYPE_CHECKING`` 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from cuhlm_sim.config.build import build_params
@@ -129,3 +131,15 @@ def test_the_metrics_recorder_is_what_the_model_reports_to():
     ]:
         missing = [m for m in _members(proto) if not hasattr(obj, m)]
         assert missing == [], (proto.__name__, missing)
+
+
+def test_the_core_needs_no_extra():
+    """Simulating, sweeping on local processes and the CLI import none of the plots or
+    cluster extras (pyproject.toml), so a plain ``pip install`` runs them."""
+    code = (
+        "import sys\n"
+        "import cuhlm_sim.cli, cuhlm_sim.runner, cuhlm_sim.experiments.capacity\n"
+        "extras = ('matplotlib', 'seaborn', 'dask', 'distributed')\n"
+        "assert not [m for m in extras if m in sys.modules], sys.modules.keys() & set(extras)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
