@@ -1415,13 +1415,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seeds is not None:
         settings = replace(settings, seeds=args.seeds)
     rep = build(settings, args.real_trace)
-    text = render(rep)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.out)
-    print(f"wrote {args.out} ({rep.runs} runs, {rep.wall_s:.0f} s)", file=sys.stderr)
+    if write_report(render(rep), args.out):
+        print(f"wrote {args.out} ({rep.runs} runs, {rep.wall_s:.0f} s)", file=sys.stderr)
+    else:
+        print(f"{args.out}: results unchanged, file kept as it was", file=sys.stderr)
     return 0
+
+
+#: Start of the one line of the report that changes on every run (date, commit, wall time).
+STAMP = "**Generated** by "
+
+
+def _body(text: str) -> str:
+    return "\n".join(ln for ln in text.split("\n") if not ln.startswith(STAMP))
+
+
+def write_report(text: str, out: Path) -> bool:
+    """Write ``text`` to ``out`` unless ``out`` already holds the same report but for its
+    :data:`STAMP` line: then keep the file byte for byte (the tracked validation.md changes
+    only when a result does). Returns whether it wrote."""
+    try:
+        if _body(out.read_text(encoding="utf-8")) == _body(text):
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return True
 
 
 if __name__ == "__main__":

@@ -16,17 +16,10 @@ from typing import Any
 import pandas as pd
 
 from cuhlm_sim.errors import CuhlmError
-from cuhlm_sim.experiments.plots import _pyplot, _save, read_sweep_dir
+from cuhlm_sim.experiments.plots import SCHEME_NAMES, _pyplot, _save, read_sweep_dir
 
-#: Display names of the schemes in this figure.
-NAMES = {
-    "uhlm": "U-HLM",
-    "hlm": "HLM",
-    "slm_only": "SLM only",
-    "llm_only": "LLM only",
-    "cuhlm": "CU-HLM (k = 30)",
-    "random_skip": "Rand-HLM",
-}
+#: Display names of the schemes in this figure: the figures' one table, CU-HLM's k stated.
+NAMES = {**SCHEME_NAMES, "cuhlm": f"{SCHEME_NAMES['cuhlm']} (k = 30)"}
 X, Y = "accuracy_cosine", "throughput_per_device_tokens_per_s"
 
 

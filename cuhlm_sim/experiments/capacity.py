@@ -20,7 +20,7 @@ import logging
 import math
 import operator
 import re
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,6 +280,41 @@ def _evaluate(
         )
     log.info("%s devices=%d: %s", entry.params, n, "pass" if passed else "fail")
     return passed
+
+
+def repetition_capacities(
+    entry: Mapping[str, Any], slos: Sequence[SLO]
+) -> list[tuple[int, int | None]]:
+    """Per repetition r, the bracket ``(lower_r, upper_r)`` of r's own capacity.
+
+    An entry stores, for every count the search evaluated, each repetition's SLO metrics
+    (``evaluations[].metrics[m].values``, in repetition order; a failed run is null). The
+    search followed the mean, so only those counts are known for a single repetition: r's
+    first failing evaluated count is ``upper_r`` (None when r met every SLO at every evaluated
+    count: its capacity is at least ``lower_r``, bound unknown), and ``lower_r`` is the largest
+    evaluated count below it (0 when r fails the first). r's capacity by the search's own rule
+    lies in ``[lower_r, upper_r)``; the spread of these brackets over repetitions is the
+    uncertainty of the capacity from the seeds alone (the bracket of the mean is separate).
+    """
+    evals = sorted(entry.get("evaluations") or [], key=lambda e: e["devices"])
+    if not evals:
+        return []
+    n_reps = max(len(m["values"]) for e in evals for m in e["metrics"].values())
+    out: list[tuple[int, int | None]] = []
+    for r in range(n_reps):
+        lower, upper = 0, None
+        for e in evals:
+            ok = True
+            for slo in slos:
+                values = e["metrics"].get(slo.metric, {}).get("values") or []
+                v = values[r] if r < len(values) else None
+                ok = ok and slo.met(math.nan if v is None else float(v))
+            if not ok:
+                upper = e["devices"]
+                break
+            lower = e["devices"]
+        out.append((lower, upper))
+    return out
 
 
 def write_capacity(

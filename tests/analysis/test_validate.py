@@ -74,3 +74,36 @@ def test_real_trace_missing_is_marked(validate, tmp_path: Path):
     text = out.read_text(encoding="utf-8")
     assert validate.NOT_AVAILABLE in text
     assert text.count(HEADER) == 3
+
+
+def test_unchanged_results_leave_the_report_byte_identical(validate, tmp_path: Path, monkeypatch):
+    """A second run with the same results keeps the file (its stamp included); a changed
+    result rewrites it, stamp and all."""
+    out = tmp_path / "validation.md"
+    args = ["--quick", "--real-trace", str(tmp_path / "absent"), "--out", str(out)]
+    monkeypatch.setattr(validate, "_git_head", lambda: "aaaaaaa")
+    assert validate.main(args) == 0
+    first = out.read_bytes()
+    assert b"at commit `aaaaaaa`" in first
+
+    monkeypatch.setattr(validate, "_git_head", lambda: "bbbbbbb")  # another commit, later
+    assert validate.main(args) == 0
+    assert out.read_bytes() == first
+
+    assert validate.main([*args, "--seeds", "3"]) == 0  # other results
+    third = out.read_text(encoding="utf-8")
+    assert "at commit `bbbbbbb`" in third and "Each point uses 3 seeds" in third
+
+
+def test_write_report_compares_everything_but_the_stamp(validate, tmp_path: Path):
+    out = tmp_path / "v.md"
+    old = (
+        "# T\n\n**Generated** by x on 2026-01-01 00:00 UTC at commit `a` (1 runs, 3 s).\n\n| 1 |\n"
+    )
+    same = old.replace("2026-01-01", "2027-02-02").replace("`a`", "`b`").replace("3 s", "9 s")
+    moved = same.replace("| 1 |", "| 2 |")
+    assert validate.write_report(old, out) is True
+    assert validate.write_report(same, out) is False
+    assert out.read_text(encoding="utf-8") == old
+    assert validate.write_report(moved, out) is True
+    assert out.read_text(encoding="utf-8") == moved
