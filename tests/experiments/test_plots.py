@@ -149,7 +149,7 @@ def test_line_bands_are_clipped_to_each_metrics_physical_range():
             "true_skip_rate_ci95": [0.05, 0.10, np.nan],  # NaN: one repetition, no band
         }
     )
-    fig = line_figure(points, ["policy.threshold"], "policy.threshold", 
+    fig = line_figure(points, ["policy.threshold"], "policy.threshold",
                       ["skip_rate", "true_skip_rate"], "t")  # fmt: skip
     skip_ax, tsr_ax = fig.axes
     expected_skip = [(0.0, 0.12), (0.4, 0.6), (0.87, 1.0)]
