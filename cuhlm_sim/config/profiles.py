@@ -18,7 +18,7 @@ class LatencyProfile:
 
 
 PROFILES: dict[str, LatencyProfile] = {
-    # The CPU pair of the shipped traces (real-models.md §5): Qwen2.5-Coder-1.5B in bf16 on
+    # The CPU pair of the shipped traces (docs/models.md §5): Qwen2.5-Coder-1.5B in bf16 on
     # 2 cores takes 180-208 ms per decode step with a KV cache (208 ms measured at batch 1).
     # Batching independent sequences on a CPU is compute-bound: ASM, each extra sequence adds
     # 60 % of a single step (the vocabulary projection and attention scale with b, weight
@@ -26,7 +26,7 @@ PROFILES: dict[str, LatencyProfile] = {
     "qwen_coder_1_5b_cpu": LatencyProfile(
         "qwen_coder_1_5b_cpu",
         ((1, 0.208), (2, 0.333), (4, 0.582), (8, 1.082)),
-        "real-models.md §5 (batch 1, measured); batch slope 0.6 x t(1) per item (ASM)",
+        "docs/models.md §5 (batch 1, measured); batch slope 0.6 x t(1) per item (ASM)",
     ),
     # The papers' Llama-2-7B class verifier on one data-centre GPU (A100 80 GB, fp16). A decode
     # step is memory-bound: 13.5 GB of weights at ~1.6 TB/s effective bandwidth is ~8.4 ms, plus

@@ -1,4 +1,4 @@
-r"""Uplink payload sizes (``hlm-theory.md`` §5).
+r"""Uplink payload sizes (``docs/theory.md`` §5).
 
 A truncated distribution sends k (probability, index) pairs: :math:`B(k) = k (b_p + b_i)`,
 :math:`b_i = \lceil \log_2 |V| \rceil`. The full distribution is either indexed

@@ -1,6 +1,6 @@
 r"""Binned linear fit of rejection probability against uncertainty, as in U-HLM.
 
-``hlm-theory.md`` §4: on an all-transmit trace, β ≈ a·u + b. Rows are grouped by u (the K + 1
+``docs/theory.md`` §4: on an all-transmit trace, β ≈ a·u + b. Rows are grouped by u (the K + 1
 values of u = u_count/K, or equal-width bins when u is continuous); a weighted least-squares line
 through the bin means (weights = rows per bin) gives a and b. Their 95 % intervals use the WLS
 covariance s²·(XᵀWX)⁻¹ with s² = Σ n_i r_i² / (m − 2) and t-quantiles with m − 2 degrees of

@@ -65,7 +65,7 @@ def read_trace(path: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.n
 
 
 def payload_bits(k: int, vocab_size: int, prob_bits: int = 8) -> int:
-    """B(k) = min(k, |V|)·(b_p + ⌈log2 |V|⌉) (``hlm-theory.md`` §5)."""
+    """B(k) = min(k, |V|)·(b_p + ⌈log2 |V|⌉) (``docs/theory.md`` §5)."""
     return min(k, vocab_size) * (prob_bits + math.ceil(math.log2(vocab_size)))
 
 

@@ -207,7 +207,7 @@ def topk_accept_from_mass(
     k_grid: tuple[int, ...] | np.ndarray,
     vocab_size: int,
 ) -> np.ndarray:
-    r"""Acceptance under top-k truncation (``real-models.md`` §9 replay rule).
+    r"""Acceptance under top-k truncation (``docs/models.md`` §9 replay rule).
 
     .. math:: \hat p_k(d) = p(d) \text{ if rank}(d) \le k \text{ else } (1 - M_k)/(|V| - k),
               \quad \hat\pi_k = \min(1, q(d)/\hat p_k(d))

@@ -1,6 +1,6 @@
 """The token-trace contract shared by the generator, the synthetic writer and the simulator.
 
-One Parquet row per generated token position (``real-models.md`` §9). Column names are a
+One Parquet row per generated token position (``docs/models.md`` §9). Column names are a
 public contract: users, the generator and the replay code all read them by name. File-level
 metadata is a JSON document stored under the Parquet key :data:`METADATA_KEY`.
 """
@@ -52,7 +52,7 @@ OPTIONAL_COLUMNS: dict[str, str] = {
 #: truncation; ``topk_tv_out`` (optional): TV(output law under truncation k, q).
 TOPK_COLUMNS: tuple[str, ...] = ("topk_mass", "topk_l1", "topk_accept_prob", "topk_tv_out")
 
-#: Default grid of truncation sizes k (``real-models.md`` §9: 1, 2, 4, 8, 16, 30, 32, ..., 65536).
+#: Default grid of truncation sizes k (``docs/models.md`` §9: 1, 2, 4, 8, 16, 30, 32, ..., 65536).
 DEFAULT_K_GRID: tuple[int, ...] = (1, 2, 4, 8, 16, 30, *(2**i for i in range(5, 17)))
 
 #: The three prompt kinds.

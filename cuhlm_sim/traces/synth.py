@@ -1,12 +1,12 @@
 r"""A synthetic trace with the real schema, from a documented statistical model.
 
 Every feature and test must run without model weights, so this writes the same columns as the
-real generator (``real-models.md`` §8, "synthetic fallback"). The model, per row:
+real generator (``docs/models.md`` §8, "synthetic fallback"). The model, per row:
 
 1. Expected uncertainty :math:`\bar u \sim w\,\mathrm{Beta}(\alpha_c,\beta_c) +
    (1-w)\,\mathrm{Beta}(\alpha_u,\beta_u)` (confident vs. uncertain tokens; ASM).
 2. Measured uncertainty :math:`u = \mathrm{Binomial}(K, \bar u)/K` (the U-HLM estimator with
-   i.i.d. temperatures, ``hlm-theory.md`` §3).
+   i.i.d. temperatures, ``docs/theory.md`` §3).
 3. Rejection probability :math:`\beta = \mathrm{clip}(a u + b + \varepsilon, 0, 1)`,
    :math:`\varepsilon \sim N(0, \sigma^2)`, defaults a = 0.815, b = -0.066 (CU-HLM, SEC);
    accept probability :math:`\pi = 1 - \beta`; ``accepted`` = :math:`U < \pi`.

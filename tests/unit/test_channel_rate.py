@@ -39,7 +39,7 @@ def test_snr_link_budget():
 
 
 def test_duodecoding_example_of_hlm_theory():
-    # hlm-theory.md §6: P = 0.5 W, g = 1e-8 (80 dB loss), N = 1e-10 W → SNR = 0.5e-8/1e-10 = 50
+    # docs/theory.md §6: P = 0.5 W, g = 1e-8 (80 dB loss), N = 1e-10 W → SNR = 0.5e-8/1e-10 = 50
     # = 16.9897 dB; rate over 10 MHz = 1e7 · log2(51) = 56.72 Mbit/s
     snr = budget.snr_db(budget.w_to_dbm(0.5), 80.0, budget.w_to_dbm(1e-10))
     assert float(snr) == pytest.approx(16.9897, abs=1e-4)

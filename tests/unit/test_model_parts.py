@@ -32,9 +32,9 @@ def test_registry_rejects_duplicates_and_names_unknown_kinds():
 @pytest.mark.parametrize(
     ("vocab", "encoding", "prob_bits", "expected"),
     [
-        (32_000, "indexed", 8, 32_000 * 23),  # 736 kbit, hlm-theory.md §5
+        (32_000, "indexed", 8, 32_000 * 23),  # 736 kbit, docs/theory.md §5
         (32_000, "dense", 16, 512_000),  # FP16 dense
-        (151_936, "indexed", 8, 3_950_336),  # real-models.md §8
+        (151_936, "indexed", 8, 3_950_336),  # docs/models.md §8
     ],
 )
 def test_full_payload_bits(vocab, encoding, prob_bits, expected):

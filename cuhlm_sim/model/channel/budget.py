@@ -7,14 +7,14 @@ r"""Link budget: unit conversions, thermal noise over a bandwidth, and the uplin
 with transmit power :math:`P_{tx}` [dBm], path loss PL [dB], shadowing S [dB] (a loss, zero-mean
 normal), small-scale gain :math:`G_{fad} = 10\log_{10}|h|^2` [dB] and noise power N [dBm].
 :math:`N_0 = kT_0` at :math:`T_0 = 290` K (k = 1.380649e-23 J/K) is :math:`-173.98` dBm/Hz,
-rounded to −174 dBm/Hz as in ``hlm-theory.md`` §6.
+rounded to −174 dBm/Hz as in ``docs/theory.md`` §6.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Thermal noise density kT_0 at T_0 = 290 K, rounded [dBm/Hz] (hlm-theory.md §6 table).
+#: Thermal noise density kT_0 at T_0 = 290 K, rounded [dBm/Hz] (docs/theory.md §6 table).
 THERMAL_NOISE_DBM_PER_HZ = -174.0
 #: Subcarriers per resource block N_sc^RB [–] (TS 38.211 §4.4.4.1).
 SUBCARRIERS_PER_RB = 12

@@ -54,7 +54,7 @@ def shannon_se(
     snr_db: np.ndarray | float, gap_db: float = 0.0, max_se: float = np.inf
 ) -> np.ndarray:
     r"""Shannon spectral efficiency with an SNR gap Γ and a cap (SNR-gap approximation,
-    Goldsmith, *Wireless Communications*, ch. 9; ``hlm-theory.md`` §6 is the case Γ = 0 dB).
+    Goldsmith, *Wireless Communications*, ch. 9; ``docs/theory.md`` §6 is the case Γ = 0 dB).
 
     .. math::
         \eta = \min\big(\log_2(1 + \mathrm{SNR}/\Gamma),\ \eta_{max}\big)

@@ -8,7 +8,7 @@ the smallest grid k whose distortion bound meets the budget :math:`\theta_{TV}`:
         {(1 - p(d))\,\ell(-1) + p(d)\,\ell(-\tilde\beta)},\quad
     \ell(x) = \ln(1 + e^x),\ \tilde\beta = \mathrm{clip}(a u + b, 0, 1)
 
-(formula SEC, ``hlm-theory.md`` §5). When no grid k meets the budget the whole vocabulary is
+(formula SEC, ``docs/theory.md`` §5). When no grid k meets the budget the whole vocabulary is
 sent. Acceptance under truncation reuses the trace's accept-test uniform, so it is coupled to
 the full-vocabulary outcome.
 """

@@ -1,5 +1,5 @@
 """The baselines: HLM (always transmit), SLM-only (never), LLM-only (no SLM at all) and U-HLM
-(skip when u <= u_th), ``hlm-theory.md`` §4 and §9."""
+(skip when u <= u_th), ``docs/theory.md`` §4 and §9."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class UhlmPolicy(Policy):
 @POLICIES.register("random_skip")
 class RandomSkipPolicy(Policy):
     """Rand-HLM: skip each token with a fixed probability, by default U-HLM's skip rate at
-    the same threshold on this trace (the matching is an assumption, ``hlm-theory.md`` §4)."""
+    the same threshold on this trace (the matching is an assumption, ``docs/theory.md`` §4)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

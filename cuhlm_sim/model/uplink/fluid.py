@@ -1,7 +1,7 @@
 r"""The shared uplink: every active transmission gets an equal share of the bandwidth.
 
 Fluid processor sharing with per-device spectral efficiency
-:math:`\eta_n = \log_2(1 + \mathrm{SNR}_n)` (Shannon, ``hlm-theory.md`` §6): with
+:math:`\eta_n = \log_2(1 + \mathrm{SNR}_n)` (Shannon, ``docs/theory.md`` §6): with
 :math:`N(t)` active transmissions, device n sends at :math:`R_n = (W/N(t))\,\eta_n` [bit/s].
 The implementation keeps a virtual clock :math:`V` with :math:`dV/dt = W/N(t)` [Hz s]; a payload
 of B bits arriving at virtual time :math:`V_0` finishes when :math:`V = V_0 + B/\eta_n`. A heap
