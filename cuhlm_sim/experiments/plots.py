@@ -40,6 +40,7 @@ SCHEME_NAMES: dict[str, str] = {
     "random_skip": "Rand-HLM",
     "slm_only": "SLM only",
     "llm_only": "LLM only",
+    "uhlm_adaptive": "channel-adaptive U-HLM",
 }
 #: Axes whose values are scheme kinds.
 SCHEME_AXES = ("policy.kind", "policy")

@@ -196,7 +196,16 @@ def test_every_scheme_has_its_one_display_name_in_legends():
     legend = fig.axes[0].get_legend()
     assert legend.get_title().get_text() == "scheme"
     assert [t.get_text() for t in legend.get_texts()] == [DISPLAY[k] for k in kinds]
-    assert set(SCHEME_NAMES) == set(DISPLAY)  # no second table, no kind without a name
+    assert {k: SCHEME_NAMES[k] for k in DISPLAY} == DISPLAY
+
+
+def test_every_registered_scheme_has_a_display_name():
+    from cuhlm_sim.experiments.plots import SCHEME_NAMES
+    from cuhlm_sim.model.policies import POLICIES
+
+    unnamed = set(POLICIES) - set(SCHEME_NAMES)
+    assert not unnamed, f"add a display name to plots.SCHEME_NAMES for {sorted(unnamed)}"
+    assert len(set(SCHEME_NAMES.values())) == len(SCHEME_NAMES)  # one name, one scheme
 
 
 def _cdf_points(n_kinds: int, n_thr: int) -> pd.DataFrame:
