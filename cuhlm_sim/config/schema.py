@@ -31,7 +31,7 @@ class DevicesConfig(SchemaModel):
         0.082,
         gt=0,
         description="Device time to draft one token and estimate its uncertainty [s] "
-        "(82 ms: Qwen2.5-Coder-0.5B bf16 on 2 CPU cores, real-models.md §5).",
+        "(82 ms: Qwen2.5-Coder-0.5B bf16 on 2 CPU cores, docs/models.md §5).",
     )
     uncertainty_latency_s: float = Field(
         0.0,
@@ -308,7 +308,7 @@ class AffineServerConfig(_Server):
         0.208,
         gt=0,
         description="Time of one verification with batch size 1 [s] (208 ms: "
-        "Qwen2.5-Coder-1.5B bf16 on CPU, real-models.md §5).",
+        "Qwen2.5-Coder-1.5B bf16 on CPU, docs/models.md §5).",
     )
     batch_per_item_s: float = Field(
         0.0,
@@ -374,7 +374,7 @@ class _Policy(SchemaModel):
         ge=0,
         le=1,
         description="Uncertainty threshold u_th: a token is skipped when u <= u_th "
-        "(0.081: CU-HLM's risk-averse threshold, hlm-theory.md §4).",
+        "(0.081: CU-HLM's risk-averse threshold, docs/theory.md §4).",
     )
     rejection_a: float = Field(
         0.815, description="Slope a of the linear rejection model beta = a*u + b (CU-HLM, SEC)."
@@ -453,7 +453,8 @@ PolicyConfig = by_kind(
     CuhlmPolicyConfig,
     IhlmPolicyConfig,
     RandomSkipPolicyConfig,
-    description="Which scheme decides, per token, whether to transmit (see README, 'Policies').",
+    description="Which scheme decides, per token, whether to transmit (each scheme's rule: "
+    "docs/theory.md §9).",
 )
 
 
@@ -478,7 +479,7 @@ class PayloadConfig(SchemaModel):
 
 
 class EnergyConfig(SchemaModel):
-    """Power draws for the energy accounts (structure ASM, hlm-theory.md §6)."""
+    """Power draws for the energy accounts (structure ASM, docs/theory.md §6)."""
 
     device_compute_w: float = Field(
         5.0, ge=0, description="Device power while drafting (P_cmp) [W] (ASM: 5-15 W)."
