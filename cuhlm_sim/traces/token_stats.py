@@ -1,7 +1,7 @@
 """Per-position statistics of the real-trace generator, from draft and target logits.
 
 Split from :mod:`cuhlm_sim.traces.generate` because it is the numerical core: verification
-(``hlm-theory.md`` §2.1), U-HLM uncertainty (§3) and the CU-HLM truncation columns (§5) over the
+(``docs/theory.md`` §2.1), U-HLM uncertainty (§3) and the CU-HLM truncation columns (§5) over the
 full vocabulary. torch is imported inside the classes so the package imports without it.
 """
 
@@ -23,7 +23,7 @@ def draw_inverse_cdf(cdf: Any, u: Any) -> Any:
 def uncertainty_count(
     z_draft32: Any, d: int, theta_unif: Any, draw_unif: Any, theta_max: float
 ) -> int:
-    """U-HLM uncertainty as a count (``hlm-theory.md`` §3): how many of K draws differ from d.
+    """U-HLM uncertainty as a count (``docs/theory.md`` §3): how many of K draws differ from d.
 
     Draw j comes from softmax(z/θ_j), θ_j = θ_max·(1 − U_j) ∈ (0, θ_max], by inverse CDF with
     the uniform ``draw_unif[j]``; ``theta_unif`` and ``draw_unif`` are float64 tensors [K]. u =
@@ -42,9 +42,9 @@ def uncertainty_count(
 class PositionStats:
     """Per-position statistics from draft and target logits (torch, float64).
 
-    Implements ``hlm-theory.md`` §2.1 (verification), §3 (temperature-perturbation uncertainty
+    Implements ``docs/theory.md`` §2.1 (verification), §3 (temperature-perturbation uncertainty
     and its quadrature mean ū), §5 (top-k reconstruction p̂_k, distortion ‖p − p̂_k‖₁, truncated
-    acceptance min(1, q(d)/p̂_k(d)) and the output-law TV of ``real-models.md`` §9).
+    acceptance min(1, q(d)/p̂_k(d)) and the output-law TV of ``docs/models.md`` §9).
     """
 
     def __init__(
@@ -71,7 +71,7 @@ class PositionStats:
         """TV(P_k, q) per k, in sorted order and float32 (the [G, V] block dominates the cost).
 
         P_k(v) = p(v)·m_k(v) + (1 − Σ_w p(w)·m_k(w))·r̂_k(v), m_k = min(1, q/p̂_k),
-        r̂_k = (q − p̂_k)⁺ normalised (``real-models.md`` §9).
+        r̂_k = (q − p̂_k)⁺ normalised (``docs/models.md`` §9).
         """
         torch = self.torch
         f32 = torch.float32
