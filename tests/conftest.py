@@ -79,3 +79,46 @@ def write_scenario(tmp_path: Path, tiny_trace: Path) -> Callable[..., Path]:
 def cli_runner() -> CliRunner:
     """A CliRunner for ``cuhlm_sim.cli.app``; ``result.stderr`` is captured separately."""
     return CliRunner()
+
+
+#: The shipped real trace (Qwen2.5-Coder 0.5B drafting for 1.5B).
+REAL_TRACE = Path(__file__).resolve().parents[1] / "traces" / "qwen-coder-0.5b-1.5b.parquet"
+
+
+@pytest.fixture(scope="session")
+def one_pass() -> Callable[..., dict[str, Any]]:
+    """``one_pass(policy_section, devices=2)`` -> summary of a run on the real trace in which
+    each device replays exactly one request of num_rows tokens (every trace row once) and then
+    thinks longer than the run: in-window tokens are whole passes over the trace, so rates
+    equal shares of the file's rows exactly."""
+    import pandas as pd
+
+    from cuhlm_sim.config.schema import Scenario
+    from cuhlm_sim.runner import run_scenario
+
+    rows = len(pd.read_parquet(REAL_TRACE, columns=["pos"]))
+
+    def run(policy: dict[str, Any], devices: int = 2) -> dict[str, Any]:
+        scn = Scenario.model_validate(
+            {
+                "seed": 3,
+                "warmup_s": 0.0,
+                "duration_s": 400.0,
+                "devices": {
+                    "count": devices,
+                    "slm_latency_s": 0.001,
+                    "tokens_per_request": rows,
+                    "think_time_s": 1e6,
+                },
+                "uplink": {"bandwidth_hz": 1e10},
+                "server": {"llm_latency_s": 0.001, "max_batch": 8},
+                "downlink": {"latency_s": 0.0},
+                "policy": policy,
+                "trace": {"path": str(REAL_TRACE)},
+            }
+        )
+        s = run_scenario(scn).summary
+        assert s["tokens_generated"] == devices * rows  # exactly one pass per device
+        return s
+
+    return run

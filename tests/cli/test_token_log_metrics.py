@@ -76,35 +76,6 @@ def test_summary_equals_the_token_log(cli_runner, write_scenario, tmp_path, cell
     assert s["uplink_bits_per_transmission"] == pytest.approx(bits[bits > 0].mean(), rel=1e-9)
 
 
-def _one_pass(policy: dict, devices: int = 2) -> dict:
-    """Each device replays exactly one request of num_rows tokens: every trace row once."""
-    from cuhlm_sim.config.schema import Scenario
-    from cuhlm_sim.runner import run_scenario
-
-    rows = len(pd.read_parquet(REAL_TRACE, columns=["pos"]))
-    scn = Scenario.model_validate(
-        {
-            "seed": 1,
-            "warmup_s": 0.0,
-            "duration_s": 400.0,
-            "devices": {
-                "count": devices,
-                "slm_latency_s": 0.001,
-                "tokens_per_request": rows,
-                "think_time_s": 1e6,
-            },
-            "uplink": {"bandwidth_hz": 1e10},
-            "server": {"llm_latency_s": 0.001, "max_batch": 8},
-            "downlink": {"latency_s": 0.0},
-            "policy": policy,
-            "trace": {"path": str(REAL_TRACE)},
-        }
-    )
-    s = run_scenario(scn).summary
-    assert s["tokens_generated"] == devices * rows
-    return s
-
-
 @pytest.fixture(scope="module")
 def real() -> tuple[pd.DataFrame, np.ndarray, list[int]]:
     import pyarrow.parquet as pq
@@ -116,11 +87,11 @@ def real() -> tuple[pd.DataFrame, np.ndarray, list[int]]:
     return df, tv, list(meta["k_grid"])
 
 
-def test_cuhlm_quality_metrics_from_the_trace_file(real):
+def test_cuhlm_quality_metrics_from_the_trace_file(real, one_pass):
     """output_tv_distance and exact_rejection_rate over the transmitted rows, from pandas."""
     df, tv, grid = real
     th, k = 0.15, 30
-    s = _one_pass({"kind": "cuhlm", "threshold": th, "truncation_k": k})
+    s = one_pass({"kind": "cuhlm", "threshold": th, "truncation_k": k})
     sent = (df["u_count"] > round(th * 20)).to_numpy()
     assert s["output_tv_distance"] == pytest.approx(tv[sent, grid.index(k)].mean(), rel=1e-6)
     exact = float((1.0 - df["accept_prob"][sent]).mean())
@@ -128,7 +99,7 @@ def test_cuhlm_quality_metrics_from_the_trace_file(real):
     # Verification against the truncated draft rejects less than the exact one would.
     assert s["rejection_rate"] < s["exact_rejection_rate"]
     # Without truncation the output law is the LLM's: zero distance.
-    u = _one_pass({"kind": "uhlm", "threshold": th})
+    u = one_pass({"kind": "uhlm", "threshold": th})
     assert u["output_tv_distance"] == 0.0
     assert u["exact_rejection_rate"] == pytest.approx(exact, rel=1e-6)
 

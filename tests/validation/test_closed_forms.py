@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 
 from cuhlm_sim.config.schema import Scenario
-from cuhlm_sim.metrics.compute import device_table
-from cuhlm_sim.runner import run_scenario
 
 TAU_SLM = 0.082
 TAU_LLM = 0.208
@@ -260,20 +258,6 @@ def test_skipped_runs_cost_no_events(simulate):
     assert h["simpy_events"] / h["tokens_generated"] < 0.25
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    """Nested summary → {"a.b": value}, lists and None kept as they are."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, list):
-            for i, x in enumerate(v):
-                out[f"{prefix}{k}.{i}"] = x
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 @pytest.mark.parametrize(
     "sections",
     [
@@ -289,7 +273,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
         },
     ],
 )
-def test_block_booking_equals_exact_per_token_booking(trace, sections):
+def test_block_booking_equals_exact_per_token_booking(trace, sections, both_paths):
     """Devices book each block's skips and what is known in advance of its transmitted tokens
     at once, and take back what commits outside the window (warm-up, end, runs crossing an
     edge). The per-token log path books every token as it commits. Every metric must agree."""
@@ -301,19 +285,7 @@ def test_block_booking_equals_exact_per_token_booking(trace, sections):
     }
     merged = {**base, **sections, "devices": {**base["devices"], **sections.get("devices", {})}}
     scn = Scenario.model_validate(merged)
-    fast = run_scenario(scn, trace=trace)
-    exact = run_scenario(scn, trace=trace, log_tokens=True)
-    fast.summary.pop("wall_time_s"), exact.summary.pop("wall_time_s")
-    got, want = _flat(fast.summary), _flat(exact.summary)
-    assert got.keys() == want.keys()
-    for key, value in want.items():
-        if isinstance(value, float):
-            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
-        else:
-            assert got[key] == value, key
+    fast, exact = both_paths(scn, trace)
     assert fast.summary["tokens_generated"] > 50
-    table_fast, table_exact = device_table(fast.result), device_table(exact.result)
-    for col, values in table_fast.items():
-        np.testing.assert_allclose(values, table_exact[col], rtol=1e-9, err_msg=col)
     log = exact.result.recorder.token_log()
     assert int(log["in_window"].sum()) == fast.summary["tokens_generated"]

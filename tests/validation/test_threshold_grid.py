@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from cuhlm_sim.config.schema import Scenario
-from cuhlm_sim.runner import run_scenario
 from cuhlm_sim.traces.fit import fit_trace
 from cuhlm_sim.traces.io import load_trace
 
@@ -32,36 +31,9 @@ def _expected(raw: pd.DataFrame, th: float) -> float:
     return float((raw["u_count"] <= round(th * K)).mean())
 
 
-def _one_pass(kind: str, th: float, devices: int = 2, **policy) -> dict:
-    """Each device replays exactly one request of num_rows tokens = every row once, then
-    thinks for longer than the run: the in-window tokens are whole passes over the trace."""
-    rows = load_trace(REAL_TRACE).num_rows
-    scn = Scenario.model_validate(
-        {
-            "seed": 3,
-            "warmup_s": 0.0,
-            "duration_s": 400.0,
-            "devices": {
-                "count": devices,
-                "slm_latency_s": 0.001,
-                "tokens_per_request": rows,
-                "think_time_s": 1e6,
-            },
-            "uplink": {"bandwidth_hz": 1e10},
-            "server": {"llm_latency_s": 0.001, "max_batch": 8},
-            "downlink": {"latency_s": 0.0},
-            "policy": {"kind": kind, "threshold": th, **policy},
-            "trace": {"path": str(REAL_TRACE)},
-        }
-    )
-    s = run_scenario(scn).summary
-    assert s["tokens_generated"] == devices * rows  # exactly one pass per device
-    return s
-
-
 @pytest.mark.parametrize("th", GRID)
-def test_uhlm_skip_rate_at_every_grid_threshold_equals_the_file(raw, th):
-    s = _one_pass("uhlm", th)
+def test_uhlm_skip_rate_at_every_grid_threshold_equals_the_file(raw, th, one_pass):
+    s = one_pass({"kind": "uhlm", "threshold": th})
     expected = _expected(raw, th)
     assert s["skip_rate"] == pytest.approx(expected, abs=1e-12)
     assert s["trace_skip_fraction"] == pytest.approx(expected, abs=1e-12)
@@ -71,12 +43,19 @@ def test_uhlm_skip_rate_at_every_grid_threshold_equals_the_file(raw, th):
 
 
 @pytest.mark.parametrize("th", [0.1, 0.15, 0.3])
-def test_cuhlm_and_ihlm_skip_on_the_same_grid(raw, th):
+def test_cuhlm_and_ihlm_skip_on_the_same_grid(raw, th, one_pass):
     expected = _expected(raw, th)
-    s = _one_pass("cuhlm", th, truncation_k=30)
+    s = one_pass({"kind": "cuhlm", "threshold": th, "truncation_k": 30})
     assert s["skip_rate"] == pytest.approx(expected, abs=1e-12)
     # IU-HLM with importance threshold 0 transmits exactly what U-HLM transmits.
-    s = _one_pass("ihlm", th, importance_threshold=0.0, importance_source="synthetic")
+    s = one_pass(
+        {
+            "kind": "ihlm",
+            "threshold": th,
+            "importance_threshold": 0.0,
+            "importance_source": "synthetic",
+        }
+    )
     assert s["skip_rate"] == pytest.approx(expected, abs=1e-12)
 
 
