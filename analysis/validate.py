@@ -14,7 +14,7 @@ Run it with ``make validate`` (or ``.venv/bin/python analysis/validate.py``). It
 Every interval is a Student-t 95 % confidence interval over seeds (``ci95_half_width`` of
 ``cuhlm_sim.experiments.sweep``). Nothing here is fitted to a paper's number: parameters come
 from the scenario files, whose headers say which values are SEC and which ASM
-(``../shared/reference/hlm-theory.md``). The output is generated; never edit it by hand.
+(``docs/theory.md``). The output is generated; never edit it by hand.
 """
 
 from __future__ import annotations
@@ -399,7 +399,7 @@ def run_uhlm(r: Runner, traces: Sequence[TraceSpec], rows: list[ClaimRow], snr: 
                     if real
                     else "The synthetic Beta mixture for u is ASM; only a, b are the paper's. "
                 )
-                + "45.93 % may be an average over prompts or thresholds (hlm-theory §11).",
+                + "45.93 % may be an average over prompts or thresholds (docs/theory.md §11).",
             ),
             ClaimRow(
                 paper,
@@ -1241,7 +1241,7 @@ def render(rep: Report, now: dt.datetime | None = None) -> str:
         "change `analysis/validate.py` and rerun.",
         "",
         "Method. Each paper scenario (`scenarios/*_paper.yaml`, `scenarios/energy_aware.yaml`; "
-        "their headers tag every value SEC or ASM after `../shared/reference/hlm-theory.md`) "
+        "their headers tag every value SEC or ASM after `docs/theory.md`) "
         "runs with (1) a synthetic trace drawn from the paper's linear rejection model "
         "β = a·u + b (`SynthParams(rejection_a, rejection_b, vocab_size=32000)`, other "
         "synthetic-model parameters at their ASM defaults) and (2) the real trace "
@@ -1255,7 +1255,7 @@ def render(rep: Report, now: dt.datetime | None = None) -> str:
         + (f" (here overridden: `duration_s={s.duration_s:g}`)" if s.duration_s else "")
         + ". Gaps are findings, not something to tune away: no parameter was fitted to a "
         "paper number. The papers' numbers are partly incompatible with each other "
-        "(hlm-theory §11), so trends matter more than absolute values.",
+        "(docs/theory.md §11), so trends matter more than absolute values.",
         "",
     ]
     lines += [f"> **Note.** {n}" for n in rep.notes]
@@ -1388,7 +1388,7 @@ def render(rep: Report, now: dt.datetime | None = None) -> str:
         "",
         "- Accuracy claims (U-HLM 97.54 % cosine / ≈ 100.05 % of HLM; CU-HLM 97.4 %; "
         "2508.12590 BERTScore 87.5 / 87.0 / 85.8 %): they need decoded text and an embedding "
-        "model (hlm-theory §8), which the replay does not produce. `skip_error_rate` above is "
+        "model (docs/theory.md §8), which the replay does not produce. `skip_error_rate` above is "
         "the replay-time proxy.",
         "- Robot-testbed U-HLM (+24.9 % / +41.8 % over Wi-Fi): a real testbed with its own "
         "latencies; no scenario.",
