@@ -55,7 +55,7 @@ def read_trace(path: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.n
         if c in df and isinstance(df[c].dtype, pd.CategoricalDtype):
             df[c] = df[c].astype(str)
     # u exactly k/K in float64 (float32 k/K misplaces rows at grid thresholds).
-    df["uncertainty"], _ = grid_uncertainty(
+    df["uncertainty"], _, _ = grid_uncertainty(
         df["uncertainty"].to_numpy(),
         df["u_count"].to_numpy() if "u_count" in df else None,
         draws_from_meta(meta),

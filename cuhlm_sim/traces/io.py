@@ -147,7 +147,7 @@ def arrays_from_table(
     if np.any(~np.isfinite(uncertainty)) or uncertainty.min() < 0 or uncertainty.max() > 1:
         raise TraceError(f"trace.path: {path}: column uncertainty must lie in [0, 1]")
     draws = draws_from_meta(meta)
-    uncertainty, u_count = grid_uncertainty(
+    uncertainty, u_count, draws = grid_uncertainty(
         uncertainty,
         col("u_count", np.int64) if "u_count" in table.column_names else None,
         draws,
@@ -193,7 +193,7 @@ def arrays_from_table(
         topk_tv_out=topk_tv_out,
         importance=col("importance") if "importance" in table.column_names else None,
         u_count=u_count,
-        u_draws=draws if u_count is not None else None,
+        u_draws=draws,
         metadata=meta,
         files=files,
     )

@@ -29,3 +29,18 @@ def test_request_latency_closed_form(simulate):
         assert s["p95_request_latency_s"] == pytest.approx(n * cycle, rel=1e-4)
         # Request j (1-based) ends at j·n·cycle + (j − 1)·T.
         assert s["requests_completed"] == int((60.0 + think) // (n * cycle + think))
+
+
+def test_request_latency_includes_trailing_skips(simulate):
+    """SLM-only: every token is skipped, so a request of n tokens takes exactly n·τ, all of it
+    a trailing skip run (a request's end is its last token's commit, not the last event)."""
+    tau, n = 0.05, 12
+    s = simulate(
+        warmup_s=0.0,
+        duration_s=30.0,
+        devices={"count": 2, "slm_latency_s": tau, "tokens_per_request": n},
+        policy={"kind": "slm_only"},
+    )
+    assert s["mean_request_latency_s"] == pytest.approx(n * tau, rel=1e-9)
+    assert s["p95_request_latency_s"] == pytest.approx(n * tau, rel=1e-9)
+    assert s["requests_completed"] == 2 * int(30.0 // (n * tau) + 1e-9)

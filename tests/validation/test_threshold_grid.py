@@ -99,3 +99,37 @@ def test_synthetic_trace_lands_on_the_grid(tmp_path):
     for th in (0.05, 0.1, 0.15, 0.2, 0.3, 0.35, 0.4, 0.45, 0.55, 0.6, 0.7):
         expected = float((df["u_count"] <= round(th * meta["K"])).mean())
         assert trace.skip_fraction(th) == pytest.approx(expected, abs=1e-12)
+
+
+def _synth_file(tmp_path, drop_k: bool = False, drop_count: bool = False):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from cuhlm_sim.traces.io import write_trace
+    from cuhlm_sim.traces.synth import SynthParams, synth_table
+
+    table, meta = synth_table(SynthParams(num_rows=3000), 0)
+    if drop_count:
+        table = table.drop(["u_count"])
+    path = tmp_path / "s.parquet"
+    write_trace(table, path, {k: v for k, v in meta.items() if not (drop_k and k == "K")})
+    assert ("K" in json.loads(pq.read_schema(path).metadata[b"cuhlm_sim.trace"])) is not drop_k
+    return path, meta["K"]
+
+
+@pytest.mark.parametrize("drop_count", [False, True])
+def test_trace_without_k_in_its_metadata_stays_on_the_grid(tmp_path, drop_count):
+    """K missing from the metadata: inferred from u_count / u, or u compared in float32."""
+    path, k = _synth_file(tmp_path, drop_k=True, drop_count=drop_count)
+    truth = pd.read_parquet(path)
+    if drop_count:  # only float32 u left: the file's own values, compared at float32
+        u = truth["uncertainty"].to_numpy()
+        expected = {th: float((u <= np.float32(th)).mean()) for th in (0.1, 0.15, 0.3)}
+    else:
+        expected = {th: float((truth["u_count"] <= round(th * k)).mean()) for th in (0.1, 0.15)}
+    trace = load_trace(path)
+    for th, want in expected.items():
+        assert trace.skip_fraction(th) == pytest.approx(want, abs=1e-12), th
+    # and the float32 rows at u = 0.1 are skipped at u_th = 0.1 (the defect being guarded)
+    assert trace.skip_fraction(0.1) > trace.skip_fraction(0.0999)
