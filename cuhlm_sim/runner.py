@@ -18,6 +18,7 @@ from cuhlm_sim.metrics.compute import summarize
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model import engine
 from cuhlm_sim.model.params import SimParams
+from cuhlm_sim.model.policies.ihlm import importance_source_used
 from cuhlm_sim.model.recording import RunResult
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -71,6 +72,9 @@ def run_scenario(
     result = simulate(params, trace, count_events=count_events)
     summary = summarize(result)
     summary.update(run_accuracy(scenario, trace))
+    summary["importance_source"] = importance_source_used(
+        scenario.policy.kind, scenario.server.discipline, scenario.policy.importance_source
+    )
     wall = time.perf_counter() - t0
     summary["wall_time_s"] = wall
     return RunOutput(scenario, trace, result, summary, wall)

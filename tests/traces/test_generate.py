@@ -136,7 +136,7 @@ def test_topk_columns(tiny_trace: Path) -> None:
 
 
 def _stats(V: int, K: int = 20) -> Any:
-    from cuhlm_sim.traces.generate import PositionStats
+    from cuhlm_sim.traces.token_stats import PositionStats
 
     return PositionStats(V, K, 2.0, (1, 2, 4, 8, 16), 32)
 
@@ -307,6 +307,7 @@ def test_generator_imports_without_torch() -> None:
         "import sys\n"
         "import cuhlm_sim.traces.generate, cuhlm_sim.traces.models, cuhlm_sim.cli\n"
         "import cuhlm_sim.traces.fit, cuhlm_sim.traces.inspect, cuhlm_sim.traces.prompts\n"
+        "import cuhlm_sim.traces.specs, cuhlm_sim.traces.loop, cuhlm_sim.traces.catalogue\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,9 +2,11 @@ r"""Importance- and uncertainty-aware HLM (arXiv 2508.12590, "IU-HLM").
 
 The paper transmits a draft only if it is uncertain *and* important (attention-based). The
 simulator does not model attention: it reads a per-token importance score I in [0, 1] from the
-trace's ``importance`` column, or, with ``importance_source: synthetic``, draws
+trace's ``importance`` column (``cuhlm traces generate --importance``: the target's attention,
+:mod:`cuhlm_sim.traces.importance`), or, with ``importance_source: synthetic``, draws
 :math:`I \sim \mathrm{Beta}(\alpha, \beta)` once per trace row (ASM; fixed per trace so every
-run and policy sees the same scores). Rules (``policy.importance_rule``):
+run and policy sees the same scores; ``summary.json`` and the manifest then say
+``importance_source: synthetic``). Rules (``policy.importance_rule``):
 
 - ``and`` (SEC reconstruction): :math:`\delta = 1\{u > u_{th}\} \wedge 1\{I \ge I_{th}\}`;
 - ``weighted``: :math:`\delta = 1\{(1 - w) u + w I > u_{th}\}`.
@@ -19,6 +21,18 @@ from cuhlm_sim.model.params import PolicyParams
 from cuhlm_sim.model.policies.base import POLICIES, Policy
 from cuhlm_sim.model.rng import Stream
 from cuhlm_sim.traces.arrays import TraceArrays
+
+
+def importance_source_used(
+    policy_kind: str | None, discipline: str | None, source: str | None
+) -> str | None:
+    """Where a run takes importance scores from: ``trace`` (the trace's ``importance``
+    column), ``synthetic`` (the Beta fallback, flagged in summary.json and the manifest) or
+    None when neither the policy (``ihlm``) nor the GPU queue (``priority_importance``) uses
+    them."""
+    if policy_kind == "ihlm" or discipline == "priority_importance":
+        return source
+    return None
 
 
 def importance_scores(trace: TraceArrays, params: PolicyParams) -> np.ndarray:
