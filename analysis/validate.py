@@ -600,7 +600,8 @@ def run_cuhlm(r: Runner, traces: Sequence[TraceSpec], rows: list[ClaimRow], snr:
                 "Verification against the truncated draft p̂_k rejects less than the exact "
                 f"test would ({fmt_stat(metric(scheme, 'exact_rejection_rate'), 'pct')} "
                 "had the LLM verified the full p, `exact_rejection_rate`): fewer rejections "
-                "are not free, the output law moves away from the LLM's (next row).",
+                "are not free, the output law moves away from the LLM's (the TV row below, "
+                "real trace).",
             ),
             ClaimRow(
                 paper,

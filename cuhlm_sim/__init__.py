@@ -7,4 +7,7 @@ __version__ = "0.1.0"
 #: 2: trace offsets and start times drawn per component; events shared by coinciding drafts.
 #: 3: skip decisions on the u_count grid; one window rule; transmit energy from the uplink's
 #:    power model; a stalled payload keeps its progress; per-(component, device) streams.
-MODEL_REVISION = 3
+#: 4: verified tokens committing exactly at the window end count (SimPy ran to end_s
+#:    exclusive); exact_rejection_rate from the trace's accept decisions, paired with the
+#:    truncated test.
+MODEL_REVISION = 4

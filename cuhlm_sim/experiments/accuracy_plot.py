@@ -11,7 +11,6 @@ close to the LLM as the LLM is to itself.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -35,6 +34,24 @@ def measured_intervals(table: Path) -> pd.DataFrame:
     return summarize(df)
 
 
+#: Sweep policy kind -> policy name in the accuracy table.
+_TABLE = {"random_skip": "rand_hlm"}
+
+
+def _xerr(meas: pd.DataFrame, policy: str, skip_count: int | None = None) -> list | None:
+    """[[left], [right]] of a measured configuration's 95 % interval, or None."""
+    rows = meas[(meas["policy"] == policy) & (meas["seed"] == (1 if policy == "llm_only" else 0))]
+    if skip_count is not None:
+        rows = rows[(rows["threshold"] * 20).round() == skip_count]
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    return [
+        [r["cosine_to_llm"] - r["cosine_to_llm_lo"]],
+        [r["cosine_to_llm_hi"] - r["cosine_to_llm"]],
+    ]
+
+
 def plot_accuracy(curve_dir: Path, points_dir: Path, table: Path, base: Path) -> list[Path]:
     """Draw the figure; ``base`` without suffix (PNG + PDF)."""
     curve, _ = read_sweep_dir(curve_dir)
@@ -42,10 +59,21 @@ def plot_accuracy(curve_dir: Path, points_dir: Path, table: Path, base: Path) ->
     if f"{X}_mean" not in curve.columns or curve[f"{X}_mean"].isna().all():
         raise CuhlmError(f"{curve_dir}: the runs carry no accuracy_cosine (no accuracy table?)")
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
-    curve = curve.sort_values("policy.threshold")
-    ok = curve[f"{X}_mean"].notna()
-    c = curve[ok]
+    fig, ax = plt.subplots(figsize=(9.0, 4.8))
+    meas = measured_intervals(table)
+    floor = meas[(meas["policy"] == "llm_only") & (meas["seed"] != 0)]
+    if len(floor):
+        f = floor.iloc[0]
+        ax.axvspan(f["cosine_to_llm_lo"], f["cosine_to_llm_hi"], color="0.92", zorder=0)
+        ax.axvline(
+            f["cosine_to_llm"],
+            color="0.4",
+            ls="--",
+            lw=1,
+            label="noise floor: LLM vs LLM (band: 95 % CI)",
+        )
+    c = curve.sort_values("policy.threshold")
+    c = c[c[f"{X}_mean"].notna()]
     ax.errorbar(
         c[f"{X}_mean"],
         _col(c, Y, "mean"),
@@ -53,53 +81,38 @@ def plot_accuracy(curve_dir: Path, points_dir: Path, table: Path, base: Path) ->
         marker="o",
         ms=3,
         lw=1.2,
-        label="U-HLM (u_th 0 … 1; interpolated between measured thresholds)",
+        color="C0",
+        label="U-HLM, $u_{th}$ = 0 … 1 (accuracy interpolated between measured $u_{th}$)",
     )
     for _, row in c.iterrows():
         th = row["policy.threshold"]
-        if round(th * 20) in (0, 1, 10):
-            ax.annotate(f"$u_{{th}}$={th:g}", (row[f"{X}_mean"], row[f"{Y}_mean"]), fontsize=7)
-    meas = measured_intervals(table)
-    floor = meas[(meas["policy"] == "llm_only") & (meas["seed"] != 0)]
-    if len(floor):
-        f = floor.iloc[0]
-        ax.axvspan(f["cosine_to_llm_lo"], f["cosine_to_llm_hi"], color="0.85", zorder=0)
-        ax.axvline(f["cosine_to_llm"], color="0.4", ls="--", lw=1, label="noise floor (LLM vs LLM)")
-    kind_col = "policy.kind"
-    for _, row in pts.iterrows():
-        kind = row[kind_col]
+        count = round(th * 20)
+        err = _xerr(meas, "uhlm", count) if count in (0, 1, 10) else None
+        if err is None:
+            continue
+        x, y = row[f"{X}_mean"], row[f"{Y}_mean"]
+        ax.errorbar([x], [y], xerr=err, color="C0", capsize=3, lw=0.8, marker="o", ms=5)
+        ax.annotate(f" $u_{{th}}$={th:g}", (x, y), fontsize=7, va="bottom")
+    for i, (_, row) in enumerate(pts.iterrows()):
+        kind = row["policy.kind"]
         x = row.get(f"{X}_mean")
         if x is None or pd.isna(x):
             continue
         ax.errorbar(
-            x,
-            row[f"{Y}_mean"],
-            yerr=row[f"{Y}_ci95"],
+            [x],
+            [row[f"{Y}_mean"]],
+            xerr=_xerr(meas, _TABLE.get(kind, kind)),
+            yerr=[row[f"{Y}_ci95"]],
             marker="s",
             ls="none",
+            capsize=3,
+            lw=0.8,
+            color=f"C{i + 1}",
             label=NAMES.get(kind, kind),
         )
-    _measured_bars(ax, meas)
     ax.set_xlabel("accuracy: cosine similarity to the LLM-only output [–]")
     ax.set_ylabel("throughput per device [tok/s]")
-    ax.set_title("Throughput vs measured accuracy (default cell, 20 phones)")
-    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Throughput vs measured accuracy (default cell, 20 phones; bars: 95 % CI)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _save(fig, base)
-
-
-def _measured_bars(ax: Any, meas: pd.DataFrame) -> None:
-    """Horizontal 95 % intervals of the measured U-HLM configurations, on the x axis only."""
-    rows = meas[meas["policy"].isin(["uhlm", "slm_only"])]
-    lo, hi = ax.get_ylim()
-    y = lo + 0.03 * (hi - lo)
-    for _, r in rows.iterrows():
-        ax.plot([r["cosine_to_llm_lo"], r["cosine_to_llm_hi"]], [y, y], color="C0", lw=2)
-        ax.plot([r["cosine_to_llm"]], [y], "|", color="C0", ms=8)
-    ax.annotate(
-        "measured U-HLM / SLM-only: 95 % CI over prompts",
-        (0.01, 0.01),
-        xycoords="axes fraction",
-        fontsize=7,
-        color="C0",
-    )

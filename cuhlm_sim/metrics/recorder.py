@@ -8,7 +8,7 @@ window; a skip run that crosses a window edge comes as a whole run
 (count, first commit time, spacing), so it costs O(1), not O(run length). The times of a
 verified token are booked when its GPU batch commits (:meth:`Recorder.sent`).
 Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters per
-device plus two bounded samples (verified-token latency, GPU wait) for quantiles.
+device plus three bounded samples (verified-token latency, GPU wait, request latency).
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def test_cuhlm_quality_metrics_from_the_trace_file(real, one_pass):
     s = one_pass({"kind": "cuhlm", "threshold": th, "truncation_k": k})
     sent = (df["u_count"] > round(th * 20)).to_numpy()
     assert s["output_tv_distance"] == pytest.approx(tv[sent, grid.index(k)].mean(), rel=1e-6)
-    exact = float((1.0 - df["accept_prob"][sent]).mean())
+    exact = float((~df["accepted"][sent]).mean())
     assert s["exact_rejection_rate"] == pytest.approx(exact, rel=1e-6)
     # Verification against the truncated draft rejects less than the exact one would.
     assert s["rejection_rate"] < s["exact_rejection_rate"]
@@ -102,6 +102,8 @@ def test_cuhlm_quality_metrics_from_the_trace_file(real, one_pass):
     u = one_pass({"kind": "uhlm", "threshold": th})
     assert u["output_tv_distance"] == 0.0
     assert u["exact_rejection_rate"] == pytest.approx(exact, rel=1e-6)
+    # Without truncation the verification run is the untruncated one: the two rates coincide.
+    assert u["rejection_rate"] == pytest.approx(u["exact_rejection_rate"], abs=1e-12)
 
 
 def test_cuhlm_true_skip_rate_comes_from_the_trace_not_the_truncated_test(tmp_path):

@@ -44,3 +44,17 @@ def test_request_latency_includes_trailing_skips(simulate):
     assert s["mean_request_latency_s"] == pytest.approx(n * tau, rel=1e-9)
     assert s["p95_request_latency_s"] == pytest.approx(n * tau, rel=1e-9)
     assert s["requests_completed"] == 2 * int(30.0 // (n * tau) + 1e-9)
+
+
+def test_a_verified_token_committing_exactly_at_the_end_counts(simulate):
+    """LLM-only, one device, 0.5 s per token, window [0, 10]: commits at 0.5, 1.0, ..., 10.0 —
+    all 20 inside (both edges in), like the SLM-only skips at the same instants."""
+    kw = {
+        "warmup_s": 0.0,
+        "duration_s": 10.0,
+        "devices": {"count": 1, "slm_latency_s": 0.5, "tokens_per_request": 1000},
+        "server": {"llm_latency_s": 0.5, "max_batch": 1},
+        "downlink": {"latency_s": 0.0},
+    }
+    assert simulate(policy={"kind": "llm_only"}, **kw)["tokens_generated"] == 20
+    assert simulate(policy={"kind": "slm_only"}, **kw)["tokens_generated"] == 20
