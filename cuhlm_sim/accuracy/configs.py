@@ -1,9 +1,9 @@
 """The configurations of the accuracy run: which policy, threshold, truncation and seed.
 
 Thresholds live on the K grid: U-HLM's u = u_count/K takes only K + 1 values, so a threshold is
-stored as the largest count that is still skipped, m = round(u_th·K), and the rule is
-``skip iff u_count <= m`` (integers, no float comparison). The threshold a row reports is the
-grid value m/K; the value it was derived from is kept in ``threshold_source``.
+stored as the largest count that is still skipped, m = ⌊u_th·K + 1e-9⌋ (the simulator's rule), and
+the rule is ``skip iff u_count <= m`` (integers, no float comparison). The threshold a row reports
+is the grid value m/K; the value it was derived from is kept in ``threshold_source``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cuhlm_sim.errors import CuhlmError
+from cuhlm_sim.traces.grid import threshold_count
 
 #: Policies the closed loop implements (the baselines of the U-HLM / CU-HLM papers).
 POLICIES = ("llm_only", "slm_only", "hlm", "uhlm", "cuhlm", "rand_hlm")
@@ -29,8 +30,9 @@ class AccuracyError(CuhlmError):
 
 
 def grid_count(u_th: float, K: int) -> int:
-    """Largest skipped u_count for threshold u_th: round(u_th·K), at least -1 (never skip)."""
-    return max(-1, round(u_th * K))
+    """Largest skipped u_count for threshold u_th, by the simulator's rule
+    (:func:`cuhlm_sim.traces.grid.threshold_count`: u <= u_th on the grid), at least -1."""
+    return max(-1, threshold_count(u_th, K))
 
 
 @dataclass(frozen=True)

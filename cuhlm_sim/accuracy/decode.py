@@ -1,25 +1,25 @@
 """Closed-loop decoding: the policy acts, and both models continue from the actual output.
 
-Per position (one draft token per round): the SLM gives p = softmax(z) at T = 1 and the draft
-d ~ p. U-HLM / CU-HLM compute u from K tempered draws exactly as the trace generator does
-(:func:`cuhlm_sim.traces.token_stats.uncertainty_count`) and keep d without the LLM iff
-u_count <= m (m = round(u_th·K)). Otherwise d is verified by rejection sampling against
-the distribution that would be sent: p for U-HLM, the top-k reconstruction p̂_k for CU-HLM
-(d is still drawn from the full p, as in the trace replay, so the output law is exactly q only
-at k = |V|). Rand-HLM skips with a fixed probability; HLM verifies everything; SLM-only never
-verifies; LLM-only samples from q alone.
+Per position (one draft token per round): the SLM gives p = softmax(z) at T = 1 and the draft d ~ p.
+U-HLM / CU-HLM compute u from K tempered draws exactly as the trace generator does
+(:func:`cuhlm_sim.traces.token_stats.uncertainty_count`) and keep d without the LLM iff u_count <= m
+(m = ⌊u_th·K + 1e-9⌋, the simulator's rule). Otherwise d is verified by rejection sampling against
+the distribution that would be sent: p for U-HLM, the top-k reconstruction p̂_k for CU-HLM (d is
+still drawn from the full p, as in the trace replay, so the output law is exactly q only at k =
+|V|). Rand-HLM skips with a fixed probability; HLM verifies everything; SLM-only never verifies;
+LLM-only samples from q alone.
 
 The LLM's KV cache lags behind over skipped tokens and is caught up in one forward pass over the
-pending tokens when a verification needs it. Several prompts of one configuration run in
-lockstep as a batch (left padding, attention masks, per-sequence positions); the LLM is run for
-the whole batch whenever any sequence verifies, so all sequences always have the same number of
-pending tokens and the caches need no holes (buffer and caches: :mod:`cuhlm_sim.traces.batch`,
-shared with the trace generator). Batching changes only floating-point rounding (bf16 sums over
-different chunkings), not the law of any token.
+pending tokens when a verification needs it. Several prompts of one configuration run in lockstep as
+a batch (left padding, attention masks, per-sequence positions); the LLM is run for the whole batch
+whenever any sequence verifies, so all sequences always have the same number of pending tokens and
+the caches need no holes (buffer and caches: :mod:`cuhlm_sim.traces.batch`, shared with the trace
+generator). Batching changes only floating-point rounding (bf16 sums over different chunkings), not
+the law of any token.
 
-Randomness: one numpy stream per (seed, stream family, prompt) with a fixed number of uniforms
-per position, whatever the path, so the same seed gives the same text, resuming is exact and
-the draft-based configurations share their draws position by position.
+Randomness: one numpy stream per (seed, stream family, prompt) with a fixed number of uniforms per
+position, whatever the path, so the same seed gives the same text, resuming is exact and the draft-
+based configurations share their draws position by position.
 """
 
 from __future__ import annotations

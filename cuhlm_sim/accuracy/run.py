@@ -537,7 +537,7 @@ def merge(p: _Plan, state: dict[str, Any], embedder: Any = None, command: str = 
             f"u = u_count/K, u_count = number of K = {p.opts.K} draws from softmax(z/theta_j), "
             f"theta_j ~ uniform(0, {p.opts.theta_max}], that differ from the draft (the trace's "
             "definition, cuhlm_sim.traces.token_stats.uncertainty_count); skip iff "
-            "u_count <= skip_count = round(u_th*K)"
+            "u_count <= skip_count = floor(u_th*K + 1e-9)"
         ),
         "verification": (
             "speculative sampling: accept d iff U < min(1, q(d)/p_sent(d)), else a draw from "
