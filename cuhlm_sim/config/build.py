@@ -36,6 +36,7 @@ PARAMS: dict[type[BaseModel], type] = {
     s.CuhlmPolicyConfig: p.CuhlmPolicyParams,
     s.IhlmPolicyConfig: p.IhlmPolicyParams,
     s.RandomSkipPolicyConfig: p.RandomSkipPolicyParams,
+    s.UhlmAdaptivePolicyConfig: p.UhlmAdaptivePolicyParams,
     s.PayloadConfig: p.PayloadParams,
     s.EnergyConfig: p.EnergyParams,
 }

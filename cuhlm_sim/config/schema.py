@@ -447,12 +447,46 @@ class RandomSkipPolicyConfig(_Policy):
     )
 
 
+class UhlmAdaptivePolicyConfig(_Policy):
+    """U-HLM whose threshold follows the device's spectral efficiency (our scheme, ASM):
+    u_th(eta) = clip(threshold + threshold_slope*(eta_ref - eta), threshold_min, threshold_max),
+    policies/adaptive.py."""
+
+    kind: Literal["uhlm_adaptive"] = "uhlm_adaptive"
+    eta_ref: float = Field(
+        5.69,
+        gt=0,
+        description="Spectral efficiency [bit/s/Hz] at which u_th = threshold (5.69: Shannon "
+        "at 17 dB, the default SNR; ASM).",
+    )
+    threshold_slope: float = Field(
+        0.04,
+        ge=0,
+        description="u_th added per bit/s/Hz that the device's current eta lies below eta_ref "
+        "(subtracted above it); 0 = U-HLM (ASM).",
+    )
+    threshold_min: float = Field(0.0, ge=0, le=1, description="Lowest u_th(eta).")
+    threshold_max: float = Field(
+        0.43,
+        ge=0,
+        le=1,
+        description="Highest u_th(eta) (0.43: U-HLM's risk-prone threshold, SEC).",
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> UhlmAdaptivePolicyConfig:
+        if self.threshold_min > self.threshold_max:
+            raise ValueError("threshold_min must not exceed threshold_max")
+        return self
+
+
 PolicyConfig = by_kind(
     "kind",
     BasicPolicyConfig,
     CuhlmPolicyConfig,
     IhlmPolicyConfig,
     RandomSkipPolicyConfig,
+    UhlmAdaptivePolicyConfig,
     description="Which scheme decides, per token, whether to transmit (each scheme's rule: "
     "docs/theory.md §9).",
 )

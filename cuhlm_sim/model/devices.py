@@ -11,12 +11,15 @@ transmitted token (its payload, truncation size, accept decision). A skip run th
 wholly inside the window is re-booked exactly, a transmitted token that commits outside it is
 taken back when it commits, and :meth:`Device.close` takes back what the run never reached.
 Only the times of a transmitted token are booked when it commits.
+
+This is the path of row-only policies. A policy that reads the device's state decides smaller
+blocks through the same booking (:mod:`cuhlm_sim.model.state_device`).
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import simpy
@@ -229,7 +232,12 @@ class Device:
         self._block_start = self.cursor
         rows = self._block(size)
         policy = self.policy
-        tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
+        self._begin_block(rows, policy.transmit(rows, self.policy_rng if policy.uses_rng else None))
+
+    def _begin_block(self, rows: np.ndarray, tx: np.ndarray) -> None:
+        """Book a decided block (rows from ``_block_start``, ``tx`` per row) and start on it."""
+        policy = self.policy
+        size = rows.shape[0]
         sent_pos = np.flatnonzero(tx)
         sent_rows = rows[sent_pos]
         n_sent = sent_pos.size
@@ -383,6 +391,16 @@ class Device:
             self._llm_request()
 
     # -- open-loop validation workload ------------------------------------------------------
+    def _open_decisions(self, rows: np.ndarray) -> tuple[Sequence[bool], np.ndarray]:
+        """An open-loop block's decisions (indexed by block position, read when each token
+        arrives) and its skip prefix sums (:meth:`TokenLedger.block_skip_prefix`)."""
+        policy = self.policy
+        tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
+        return tx.tolist(), self._ledger.block_skip_prefix(rows, tx)
+
+    def _open_verified(self, job: Job, now: float) -> None:
+        """An open-loop draft came back; nobody waits for it."""
+
     def _run_open(self, start_delay_s: float) -> Generator[simpy.Event, object, None]:
         """Open-loop workload: Poisson token arrivals that never wait for each other."""
         env, rec, policy, dev = self.env, self.recorder, self.policy, self.index
@@ -396,11 +414,10 @@ class Device:
             rows = (self.cursor + np.arange(BLOCK_ROWS)) % n
             self.cursor = (self.cursor + BLOCK_ROWS) % n
             gaps = self.think_rng.exponential(mean_gap, BLOCK_ROWS).tolist()
-            tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None).tolist()
+            tx, cums = self._open_decisions(rows)
             bits = policy.payload_bits(rows).tolist()
             accepted = policy.accepted(rows).tolist()
             ks = policy.truncation_k(rows).tolist()
-            cums = self._ledger.block_skip_prefix(rows, np.asarray(tx))
             for i, row in enumerate(rows.tolist()):
                 yield env.timeout(gaps[i])
                 if not tx[i]:
@@ -409,6 +426,7 @@ class Device:
                 job = Job(dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
                 job.slm_s = tau
+                job.on_done = self._open_verified
                 if self.priority_key is not None:
                     job.priority = float(self.priority_key[row])
                 if tau > 0:

@@ -15,10 +15,12 @@ import numpy as np
 import simpy
 
 from cuhlm_sim.model.components import Components, build_components
+from cuhlm_sim.model.device_state import DeviceState
 from cuhlm_sim.model.devices import Device
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.recording import R, RunResult
 from cuhlm_sim.model.rng import Stream, stream
+from cuhlm_sim.model.state_device import StateAwareDevice
 from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -77,9 +79,16 @@ def simulate(
         if spread > 0
         else np.zeros(n_dev)
     )
+    # A policy that reads the device's state gets a device that decides at each resumption
+    # (state_device.py); row-only policies keep the block-ahead device.
+    stateful = policy.uses_state and policy.mode == "hybrid"
     devices = []
     for i, (offset, start) in enumerate(zip(offsets.tolist(), starts.tolist(), strict=True)):
-        dev = Device(
+        extra = {}
+        if stateful:
+            tau = params.devices.token_time_s
+            extra["state"] = DeviceState(env, i, parts.radio, server, params.energy, tau)
+        dev = (StateAwareDevice if stateful else Device)(
             env,
             i,
             params.devices,
@@ -92,6 +101,7 @@ def simulate(
             start_delay_s=start,
             priority_key=parts.priority_key,
             timers=timers,
+            **extra,
         )
         dev.start()
         devices.append(dev)

@@ -155,6 +155,14 @@ class RandomSkipPolicyParams(PolicyParams):
     skip_probability: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class UhlmAdaptivePolicyParams(PolicyParams):
+    eta_ref: float  # [bit/s/Hz] spectral efficiency at which u_th = threshold
+    threshold_slope: float  # u_th added per bit/s/Hz below eta_ref
+    threshold_min: float
+    threshold_max: float
+
+
 # --- the rest --------------------------------------------------------------------------------
 
 

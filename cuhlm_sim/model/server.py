@@ -155,6 +155,11 @@ class GpuServer:
         self._wait_timer_at = math.inf
         self._latency = batch_latency_table(params)
 
+    @property
+    def queue_length(self) -> int:
+        """Jobs waiting for a GPU now (what a state-aware policy sees, ``DeviceState``)."""
+        return len(self._queue)
+
     def submit(self, jobs: list[Job]) -> None:
         """Queue jobs that arrive together (one call per group, not per job)."""
         now = self.env.now

@@ -1,10 +1,10 @@
 """One window rule everywhere: the fast block booking, the exact per-token path and the
 per-token log classify every token the same way, over the whole space of cells.
 
-Hypothesis draws policy × arrival mode × scheduler × queue discipline × truncation × warm-up
-(including warm-ups such as 2.1 s that a commit lands on up to rounding: 0.7·3 =
-2.0999999999999996). The expected values come from the exact path and from the token log
-read back as a table, never from the fast path's own counters.
+Hypothesis draws policy (row-only or state-aware) × arrival mode × scheduler × queue
+discipline × truncation × warm-up (including warm-ups such as 2.1 s that a commit lands on up
+to rounding: 0.7·3 = 2.0999999999999996). The expected values come from the exact path and
+from the token log read back as a table, never from the fast path's own counters.
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ POLICIES = [
     {"kind": "ihlm", "threshold": 0.3, "importance_source": "synthetic"},
     {"kind": "slm_only"},
     {"kind": "llm_only"},
+    # Decides with the device's state, one run of skips at a time (model/state_device.py);
+    # on a faded cell channel its thresholds move during the run.
+    {"kind": "uhlm_adaptive", "threshold": 0.2, "threshold_slope": 0.05, "eta_ref": 4.0},
 ]
+
+#: The channel of the state-aware policy: devices spread over a cell, Rayleigh block fading.
+FADED_CELL = {"model": "pathloss", "fading": "rayleigh", "coherence_time_s": 0.05}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -66,8 +72,10 @@ def _scenario(c: dict) -> Scenario:
     policy = dict(c["policy"])
     if c["discipline"] == "priority_importance" and policy["kind"] != "ihlm":
         c = {**c, "discipline": "fifo"}  # needs importance scores: IU-HLM only
+    channel = {"channel": FADED_CELL} if policy["kind"] == "uhlm_adaptive" else {}
     return Scenario.model_validate(
         {
+            **channel,
             "seed": c["seed"],
             "warmup_s": c["warmup_s"],
             "duration_s": 4.0,

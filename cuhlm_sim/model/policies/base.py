@@ -4,12 +4,20 @@ A policy sees blocks of trace rows (numpy index arrays), never single tokens, so
 one small vectorised class. Subclass :class:`Policy`, implement :meth:`transmit`, put
 ``@POLICIES.register("name")`` on it (in a module ``policies/__init__.py`` imports) and add
 ``"name"`` to the ``policy.kind`` choices in ``config/schema.py``.
+
+A policy that decides from the row alone is asked for up to 1,024 rows ahead (the fast path).
+One that also needs the device's state (time, SNR, spectral efficiency, GPU queue, energy)
+declares ``uses_state = True``: :meth:`transmit` then also gets a
+:class:`~cuhlm_sim.model.device_state.DeviceState` and is asked again each time the device
+resumes, for the rows up to its next transmitted one (``model/state_device.py``). Either way,
+what a *transmitted* row costs and how it is verified (:meth:`payload_bits`, :meth:`accepted`,
+:meth:`truncation_k`) stays a function of the row: the token ledger tabulates them per row.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -17,6 +25,9 @@ from cuhlm_sim.model.params import PolicyParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.registry import Registry
 from cuhlm_sim.traces.arrays import TraceArrays
+
+if TYPE_CHECKING:
+    from cuhlm_sim.model.device_state import DeviceState
 
 
 class Policy(ABC):
@@ -38,6 +49,11 @@ class Policy(ABC):
     #: False for policies that never draw random numbers: :meth:`transmit` then gets
     #: ``rng=None`` and the device never builds its policy stream (~10 µs a device).
     uses_rng: ClassVar[bool] = True
+    #: True for policies that decide with the device's state as well as the row:
+    #: :meth:`transmit` then gets ``state`` and decides the rows up to the next transmitted
+    #: one, asked afresh whenever the device resumes. False (the fast path): ``state`` is
+    #: never passed and blocks of up to 1,024 rows are decided at once.
+    uses_state: ClassVar[bool] = False
 
     def __init__(self, params: PolicyParams, trace: TraceArrays, payload: PayloadModel) -> None:
         self.params = params
@@ -45,10 +61,16 @@ class Policy(ABC):
         self.payload = payload
 
     @abstractmethod
-    def transmit(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    def transmit(
+        self, rows: np.ndarray, rng: np.random.Generator | None, state: DeviceState | None = None
+    ) -> np.ndarray:
         """bool [len(rows)]: True = send row's draft for verification, False = skip it.
 
-        ``rng`` is the device's own policy stream (None when ``uses_rng`` is False)."""
+        ``rng`` is the device's own policy stream (None when ``uses_rng`` is False).
+        ``state`` is the deciding device's state, passed only when ``uses_state`` is True (a
+        row-only policy may leave the parameter out). A state-aware policy may be asked for
+        more rows than it ends up deciding: the device keeps the rows up to the first
+        transmitted one and asks again for the rest once that one is verified."""
 
     def payload_bits(self, rows: np.ndarray) -> np.ndarray:
         """float [len(rows)]: uplink bits if the row is transmitted (default: full vocabulary)."""
