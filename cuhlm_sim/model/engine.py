@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 
 import numpy as np
 import simpy
@@ -116,7 +117,9 @@ def simulate(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        env.run(until=params.end_s)
+        # Past end_s by one ulp: SimPy stops *before* the events of the `until` instant, and a
+        # verified token committing exactly at end_s belongs to the window (both edges in).
+        env.run(until=math.nextafter(params.end_s, math.inf))
     finally:
         if gc_was_enabled:
             gc.enable()

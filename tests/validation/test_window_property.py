@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.metrics.compute import device_table
 from cuhlm_sim.metrics.window import Window
-from cuhlm_sim.runner import run_scenario
 
 POLICIES = [
     {"kind": "hlm"},
@@ -36,19 +35,6 @@ POLICIES = [
 
 #: The channel of the state-aware policy: devices spread over a cell, Rayleigh block fading.
 FADED_CELL = {"model": "pathloss", "fading": "rayleigh", "coherence_time_s": 0.05}
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, list):
-            for i, x in enumerate(v):
-                out[f"{prefix}{k}.{i}"] = x
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 cells = st.fixed_dictionaries(
@@ -102,21 +88,10 @@ def _scenario(c: dict) -> Scenario:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(cell=cells)
-def test_fast_booking_equals_exact_path_and_log(trace, cell):
+def test_fast_booking_equals_exact_path_and_log(trace, cell, both_paths):
     scn = _scenario(cell)
-    fast = run_scenario(scn, trace=trace)
-    exact = run_scenario(scn, trace=trace, log_tokens=True)
-    fast.summary.pop("wall_time_s"), exact.summary.pop("wall_time_s")
-    got, want = _flat(fast.summary), _flat(exact.summary)
-    assert got.keys() == want.keys()
-    for key, value in want.items():
-        if isinstance(value, float):
-            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
-        else:
-            assert got[key] == value, key
-    table_fast, table_exact = device_table(fast.result), device_table(exact.result)
-    for col, values in table_fast.items():
-        np.testing.assert_allclose(values, table_exact[col], rtol=1e-9, err_msg=col)
+    fast, exact = both_paths(scn, trace)
+    table_fast = device_table(fast.result)
 
     # The token log, as a table, with the window rule applied by hand.
     log = pd.DataFrame(exact.result.recorder.token_log())

@@ -91,9 +91,10 @@ class Policy(ABC):
         return np.zeros(self.trace.num_rows)
 
     def exact_rejection(self) -> np.ndarray:
-        """float64 [num_rows]: probability that the LLM rejects the row's *untruncated* draft,
-        1 − π with π = min(1, q(d)/p(d)) from the trace."""
-        return 1.0 - self.trace.accept_prob
+        """float64 [num_rows]: 1 when the LLM rejects the row's *untruncated* draft (trace
+        ``accepted``, the same accept-test uniform the truncated test uses), so the exact and
+        the truncated rejection rates are a paired comparison on the same tokens."""
+        return (~self.trace.accepted).astype(np.float64)
 
 
 #: ``policy.kind`` -> policy class (built once per run with the policy params, trace, payload).
