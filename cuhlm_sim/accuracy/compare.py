@@ -61,7 +61,7 @@ def section(table_path: Path, trace_path: Path) -> list[str]:
     lines = [
         "## Measured accuracy and the replay approximation",
         "",
-        f"From `{Path(table_path).as_posix()}` (`cuhlm accuracy`: real closed-loop decoding "
+        f"From `accuracy/{Path(table_path).name}` (`cuhlm accuracy`: real closed-loop decoding "
         "with the traced pair on held-out prompts, the policy acting in the loop; "
         "`accuracy/README.md` says how it was made). Rates pooled over tokens; accuracy = "
         "mean cosine similarity of sentence embeddings with the LLM-only output of the same "
