@@ -8,7 +8,7 @@ draw from (q − p)⁺). Per position we record everything the simulator needs t
 target's attention importance (§7). All randomness of a prompt comes from one numpy stream
 keyed by the prompt id, with a fixed number of uniforms per position, so a prompt's rows do not
 depend on which other prompts ran or shared its batch (that is what makes resuming exact, and
-batching exact up to floating-point rounding: :mod:`cuhlm_sim.traces.loop`).
+batching exact up to floating-point rounding in float32: :data:`BATCH_RTOL`).
 
 The pair is any two SPECs (:mod:`cuhlm_sim.traces.specs`) on any torch device; prompts are the
 built-in sets or a JSONL file. The run is resumable: each finished prompt is written atomically
@@ -88,12 +88,14 @@ SCALAR_TYPES: dict[str, pa.DataType] = {
     "t_target_ms": pa.float32(),
 }
 LIST_COLUMNS: tuple[str, ...] = ("topk_mass", "topk_l1", "topk_accept_prob", "topk_tv_out")
-#: A batched run and an unbatched one agree exactly in every token column and within these
-#: tolerances in every float column (tested on CPU in float32 and bf16; the forward passes use
-#: eager attention, with which bf16 rows do not depend on the batch to < 1e-6, while sdpa moved
-#: probabilities by up to 1e-2 and so flipped draws). What differs is floating-point order:
-#: the float32 GEMM of a different shape, multi-threaded sums. A draw flips only if its uniform
-#: falls within that difference of a CDF step (≈1e-6 per position); see traces/README.md.
+#: In float32, a batched run and an unbatched one agree exactly in every token column and within
+#: these tolerances in every float column (tested on the tiny CI models; measured on the real
+#: Qwen pair: < 6e-6 relative). What differs is floating-point order (GEMMs of another shape,
+#: zero-padded attention sums, multi-threaded reductions); a draw flips only if its uniform falls
+#: within that difference of a CDF step (≈1e-6 per position). In bf16 or float16 the same order
+#: differences flip roundings of the activations: on the real pair probabilities moved by up to
+#: 10 % relative and draws flipped after a few tokens, so a batched bf16 trace is another
+#: realisation of the same process, not the unbatched rows (see traces/README.md).
 BATCH_RTOL = 1e-4
 BATCH_ATOL = 1e-6
 
@@ -102,7 +104,8 @@ BATCH_ATOL = 1e-6
 class GenerateOptions:
     """What a trace run depends on. ``prompts_per_kind``, ``threads`` and ``batch_size`` may
     change between a run and its resume (fewer prompts per kind select a prefix of the same
-    prompts; batching changes rounding only); everything else must match."""
+    prompts; batching changes floating-point rounding only, see :data:`BATCH_RTOL`); everything
+    else must match."""
 
     draft: str = "qwen-coder-0.5b"
     target: str = "qwen-coder-1.5b"
@@ -453,6 +456,14 @@ def _run_prompts(
     )
     tok = pair.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
+    if opts.batch_size > 1 and pair.dtype != "float32":
+        log.warning(
+            "--batch-size %d in %s: rows will not equal an unbatched run's (rounding flips "
+            "draws); they are another realisation of the same process. --dtype float32 keeps "
+            "them equal.",
+            opts.batch_size,
+            pair.dtype,
+        )
     loop = HlmLoop(
         pair,
         stats,
@@ -618,12 +629,7 @@ def _metadata(
             f"{uniforms_per_position(opts.K)} uniforms in the order [draft, K temperatures "
             "theta = theta_max*(1-U), K draws, accept test, resample]; all draws by inverse CDF"
         ),
-        "batching": (
-            f"prompts sorted by token length, batches of {state.get('batch_size', 1)}, left "
-            "padding with attention masks and per-sequence positions, eager attention; token "
-            "columns equal an unbatched run's, float columns within rtol "
-            f"{BATCH_RTOL:g} / atol {BATCH_ATOL:g}"
-        ),
+        "batching": _batching_note(state.get("batch_size", 1), state.get("dtype", "bfloat16")),
         "prompt_source": state["prompt_source"],
         "tokenization": "add_special_tokens=False; chat prompts already carry the template",
         "max_new_tokens": opts.max_new_tokens,
@@ -639,6 +645,25 @@ def _metadata(
         "approximation": APPROXIMATION,
     }
     return meta
+
+
+def _batching_note(batch_size: int, dtype: str) -> str:
+    """What a batched run's rows are, relative to an unbatched run's (see BATCH_RTOL)."""
+    how = (
+        f"prompts sorted by token length, batches of {batch_size}, left padding with attention "
+        "masks and per-sequence positions, eager attention"
+    )
+    if batch_size == 1:
+        return "unbatched (batch of 1)"
+    if dtype == "float32":
+        return (
+            f"{how}; token columns equal an unbatched run's, float columns within rtol "
+            f"{BATCH_RTOL:g} / atol {BATCH_ATOL:g}"
+        )
+    return (
+        f"{how}; in {dtype} the rounding differs from an unbatched run's, so sequences are other "
+        "realisations of the same process (use float32 for the unbatched rows)"
+    )
 
 
 def _version() -> str:

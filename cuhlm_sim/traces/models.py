@@ -378,8 +378,8 @@ def load_models(
     Order: packages and files first (a missing package or file fails in seconds), then the
     tokenizers, compared before any weights are read, then the models. ``attn`` is both
     models' attention implementation (None: transformers' default, sdpa); the trace generator
-    uses ``eager``: attention weights for importance, and rows that do not depend on the batch
-    (see :mod:`cuhlm_sim.traces.loop`).
+    uses ``eager``: attention weights for importance, and padded batches whose rounding differs
+    less from a single sequence's (see ``BATCH_RTOL`` in :mod:`cuhlm_sim.traces.generate`).
     """
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,8 +1,10 @@
 """Batched generation: a batch gives every prompt the rows it gets alone.
 
-The statement tested (``cuhlm_sim.traces.generate.BATCH_RTOL``): token columns identical, float
-columns within rtol 1e-4 / atol 1e-6; in practice the floats differ by < 1e-5 relative
-(float32: the head's GEMM shape; bf16 with eager attention: < 1e-6).
+The statement tested (``cuhlm_sim.traces.generate.BATCH_RTOL``): in float32, token columns
+identical and float columns within rtol 1e-4 / atol 1e-6 (< 1e-5 here; < 6e-6 measured on the
+real Qwen pair). The tiny models are exact in bf16 as well, with eager attention (with sdpa
+they are not: the check fails), but real models in bf16 are not: their rows are another
+realisation, as the metadata says (tested below).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def pairs(tiny_pair_dirs: tuple[Path, Path, Path]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_batched_equals_unbatched(pairs: dict[str, Any], tmp_path: Path, dtype: str) -> None:
-    from cuhlm_sim.traces.generate import BATCH_ATOL, BATCH_RTOL
+    from cuhlm_sim.traces.generate import BATCH_ATOL, BATCH_RTOL, read_metadata
 
     prompts = write_prompts(tmp_path / "p.jsonl", n=8, seed=3)
     one = _run(pairs[dtype], prompts, tmp_path / "b1.parquet", 1)
@@ -68,6 +70,12 @@ def test_batched_equals_unbatched(pairs: dict[str, Any], tmp_path: Path, dtype: 
     for c in ("topk_mass", "topk_l1", "topk_accept_prob", "topk_tv_out"):
         a, b = np.stack(many[c].to_numpy()), np.stack(one[c].to_numpy())
         np.testing.assert_allclose(a, b, rtol=BATCH_RTOL, atol=BATCH_ATOL, err_msg=c)
+    note = read_metadata(tmp_path / "b3.parquet")["batching"]
+    if dtype == "float32":
+        assert "token columns equal an unbatched run's" in note
+    else:
+        assert "other realisations" in note and "float32" in note
+    assert read_metadata(tmp_path / "b1.parquet")["batching"].startswith("unbatched")
 
 
 def test_stats_of_a_batch_are_the_rows_stats() -> None:
