@@ -79,7 +79,11 @@ class SchemaModel(BaseModel):
     """A strict, frozen schema model (unknown keys are errors) whose :class:`When` keys are
     checked against their selector."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: every float of every section must be finite (one rule for the whole
+    # schema: `duration_s=inf`, `snr_db_list=[nan, 1]` are mistakes, never a run).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -22,7 +22,23 @@ from cuhlm_sim.errors import ScenarioError
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``1e6`` as a float (YAML 1.1 would read it as a string)."""
+    """SafeLoader that reads ``1e6`` as a float (YAML 1.1 would read it as a string) and
+    refuses a key written twice in one mapping (plain YAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (lines {seen[key]} and {line})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -171,7 +187,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"{path}: YAML syntax error{where}: {problem}") from None
     if data is None:
-        return {}
+        raise ScenarioError(f"{path}: the file is empty (nothing to run: name at least one key)")
     if not isinstance(data, dict):
         raise ScenarioError(
             f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}"

@@ -80,6 +80,8 @@ def parse_slo(text: str) -> SLO:
         threshold = float(raw)
     except ValueError:
         raise CuhlmError(f"--slo {text!r}: {raw!r} is not a number") from None
+    if not math.isfinite(threshold):
+        raise CuhlmError(f"--slo {text!r}: the bound must be a finite number (got {raw!r})")
     return SLO(metric, op, threshold)
 
 
