@@ -45,15 +45,37 @@ class OutputExistsError(CuhlmError):
     pass
 
 
+#: Written into every result folder: only a folder that carries it may be replaced.
+MARKER = ".cuhlm-result"
+
+
+def is_result_dir(folder: Path) -> bool:
+    """True for a folder this tool wrote (the marker; older runs: manifest + summary)."""
+    folder = Path(folder)
+    return (folder / MARKER).is_file() or (
+        (folder / "manifest.json").is_file() and (folder / "summary.json").is_file()
+    )
+
+
 def check_result_dir(out_dir: Path, *, overwrite: bool = False) -> None:
-    """Refuse an ``out_dir`` that is a file, or a folder with results unless ``overwrite``.
+    """Refuse an ``out_dir`` that is a file, a non-empty folder this tool did not write (even
+    with ``overwrite``: a user's files are never deleted), or earlier results unless
+    ``overwrite``.
 
     Callers check before a long computation so that it never ends in "cannot write".
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputExistsError(f"--out: {out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    if not is_result_dir(out_dir):
+        first = sorted(p.name for p in out_dir.iterdir())[0]
+        raise OutputExistsError(
+            f"--out: {out_dir} holds files cuhlm did not write (e.g. {first}); "
+            "choose a new or empty folder (--force replaces only earlier results)"
+        )
+    if not overwrite:
         raise OutputExistsError(
             f"--out: {out_dir} already holds results; choose another folder or pass --force"
         )
@@ -73,6 +95,7 @@ def write_result_dir(
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+        (tmp / MARKER).write_text("written by cuhlm run; --force may replace it\n")
         for name, write in writers.items():
             write(tmp / name)
         old = None

@@ -61,6 +61,7 @@ def finished_run(cli_runner, write_scenario, tmp_path):
 def test_run_writes_summary_with_required_keys(finished_run):
     _, out, result = finished_run
     assert sorted(p.name for p in out.iterdir()) == [
+        ".cuhlm-result",
         "devices.parquet",
         "manifest.json",
         "summary.json",
@@ -154,6 +155,7 @@ def test_log_tokens_off_writes_no_token_file(cli_runner, write_scenario, tmp_pat
     out = tmp_path / "plain"
     run_ok(cli_runner, write_scenario(), "--out", out, "-q")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".cuhlm-result",
         "devices.parquet",
         "manifest.json",
         "summary.json",
@@ -304,6 +306,7 @@ def test_existing_out_with_force_is_replaced(cli_runner, finished_run):
     (out / "stale.txt").write_text("old run\n", encoding="utf-8")
     run_ok(cli_runner, scenario, "--out", out, "--seed", "9", "--force", "-q")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".cuhlm-result",
         "devices.parquet",
         "manifest.json",
         "summary.json",
