@@ -205,6 +205,16 @@ def load_scenario(
     in an override it is relative to the working directory."""
     path = Path(path)
     data = read_yaml(path)
+    axes = sorted({"grid", "zip", "range", "logrange", "repetitions"} & data.keys())
+    if "scenario" in data and axes:
+        raise ScenarioError(
+            f"{path}: this is a sweep file (it has `scenario:` and `{axes[0]}:`), not a "
+            f"scenario: run it with `cuhlm sweep {path}`"
+        )
+    if {"slo", "over", "variants"} <= data.keys():
+        raise ScenarioError(
+            f"{path}: this is a capacity spec (`slo:`, `over:`, `variants:`), not a scenario"
+        )
     parsed = parse_overrides(overrides)
     if seed is not None:
         parsed.append(("seed", seed))

@@ -288,13 +288,24 @@ def load_sweep(path: str | Path) -> SweepPlan:
         base, base_dir = data, path.parent
     else:
         raw_spec, base, base_dir = data, None, None
+        scenario_keys = sorted(
+            {"devices", "channel", "uplink", "server", "policy", "duration_s"} & data.keys()
+        )
+        if "scenario" not in data and scenario_keys:
+            raise ScenarioError(
+                f"{path}: this is a scenario file (it has `{scenario_keys[0]}:`), not a sweep: "
+                f"run it with `cuhlm run {path}`, or name it under `scenario:` in a sweep file "
+                "(or add a `sweep:` block to it)"
+            )
     try:
         spec = SweepSpec.model_validate(raw_spec)
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(str(path), exc)) from None
     if base is None:
         if spec.scenario is None:
-            raise ScenarioError(f"{path}: scenario: missing (path of the base scenario file)")
+            raise ScenarioError(
+                f"{path}: scenario: missing (the sweep file must name its base scenario file)"
+            )
         scn_path = spec.scenario if spec.scenario.is_absolute() else path.parent / spec.scenario
         base, base_dir = read_yaml(scn_path), scn_path.parent
     return plan_sweep(spec, base, str(path), base_dir)

@@ -62,3 +62,17 @@ def test_nan_slo_bound_is_refused(cli_runner, write_scenario, tmp_path):
         "--slo",
         "finite",
     )
+
+
+def test_a_sweep_file_given_to_validate_says_what_it_is(cli_runner, tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sweep = root / "analysis" / "sweeps" / "threshold.yaml"
+    _fails(cli_runner, ["validate", sweep], "threshold.yaml", "sweep file", "cuhlm sweep")
+    scenario = root / "scenarios" / "default.yaml"
+    out = tmp_path / "s"
+    _fails(
+        cli_runner, ["sweep", scenario, "--out", out], "default.yaml", "scenario file", "cuhlm run"
+    )
+    assert not out.exists()
