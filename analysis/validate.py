@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from cuhlm_sim.atomic import atomic_write_text
 from cuhlm_sim.config import load_scenario
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.schema import Scenario
@@ -1440,10 +1441,7 @@ def write_report(text: str, out: Path) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, text)
     return True
 
 

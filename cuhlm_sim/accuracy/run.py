@@ -34,6 +34,7 @@ from cuhlm_sim.accuracy.configs import (
 from cuhlm_sim.accuracy.configs import averse_threshold as fit_averse_threshold
 from cuhlm_sim.accuracy.decode import ACC_STREAM, ClosedLoop, uniforms_per_position, unit_stream
 from cuhlm_sim.accuracy.prompts import heldout_prompts, ids_sha256, trace_prompt_ids
+from cuhlm_sim.atomic import atomic_path, atomic_write_text
 from cuhlm_sim.traces.prompts import Prompt, prompt_source_info
 from cuhlm_sim.traces.schema import KINDS
 
@@ -140,9 +141,7 @@ def unit_path(work: Path, cfg: AccConfig, prompt_id: str) -> Path:
 
 
 def _atomic_write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
 
 
 @dataclass
@@ -273,10 +272,8 @@ def run_accuracy(
     if not state:
         raise AccuracyError(f"{p.work}: run.json missing; delete the folder and rerun")
     table = merge(p, state, embedder=embedder, command=command)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     log.info("wrote %s: %d rows", out, table.num_rows)
     if readme is not None:
         from cuhlm_sim.accuracy.report import readme_markdown

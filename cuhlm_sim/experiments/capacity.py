@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from cuhlm_sim.atomic import atomic_path
 from cuhlm_sim.config.load import apply_overrides, format_validation_error
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import CuhlmError, ScenarioError
@@ -328,19 +329,17 @@ def write_capacity(
     repetitions: int,
 ) -> Path:
     """DIR/capacity.json: the search settings and one entry per axis value (atomic write)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "capacity.json"
-    tmp = out_dir / ".capacity.json.tmp"
-    dump_json(
-        {
-            "scenario": scenario,
-            "slos": [str(s) for s in slos],
-            "repetitions": repetitions,
-            "rule": "capacity = largest devices.count whose mean over repetitions meets every "
-            "SLO; lower = capacity, upper = smallest failing count",
-            "entries": [e.to_json() for e in entries],
-        },
-        tmp,
-    )
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        dump_json(
+            {
+                "scenario": scenario,
+                "slos": [str(s) for s in slos],
+                "repetitions": repetitions,
+                "rule": "capacity = largest devices.count whose mean over repetitions meets "
+                "every SLO; lower = capacity, upper = smallest failing count",
+                "entries": [e.to_json() for e in entries],
+            },
+            tmp,
+        )
     return path

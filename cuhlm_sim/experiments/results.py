@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cuhlm_sim.atomic import atomic_path
+
 RUN_META = ("key", "point", "rep", "seed", "status", "error", "wall_time_s")
 
 
@@ -65,6 +67,5 @@ def points_frame(runs: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
 
 def write_frame(df: pd.DataFrame, path: Path) -> None:
     """Parquet written beside its target then renamed, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)

@@ -25,7 +25,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cuhlm_sim import MODEL_REVISION, __version__
+from cuhlm_sim.atomic import atomic_path
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.load import apply_overrides, format_validation_error, read_yaml
 from cuhlm_sim.config.reference import scenario_key_exists
@@ -345,10 +345,8 @@ class RunStore:
             self._memory[record["key"]] = record
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        target = self.path(record["key"])
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        dump_json(record, tmp)
-        tmp.replace(target)
+        with atomic_path(self.path(record["key"])) as tmp:
+            dump_json(record, tmp)
 
 
 #: Traces already loaded in this process, by trace config (a worker reuses them across runs).
@@ -485,9 +483,8 @@ def run_sweep(
         "repetitions": plan.spec.repetitions,
         "seeds": plan.seeds,
     }
-    tmp = out_dir / ".sweep.json.tmp"
-    dump_json(meta, tmp)
-    tmp.replace(out_dir / "sweep.json")
+    with atomic_path(out_dir / "sweep.json") as tmp:
+        dump_json(meta, tmp)
     write_frame(runs, out_dir / "runs.parquet")
     write_frame(points, out_dir / "points.parquet")
     failed = int((runs["status"] != "ok").sum()) if not runs.empty else 0

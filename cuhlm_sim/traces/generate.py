@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cuhlm_sim.atomic import atomic_path, atomic_write_text
 from cuhlm_sim.errors import TraceError
 from cuhlm_sim.traces.importance import DEFAULT_SINKS
 from cuhlm_sim.traces.importance import DEFINITION as IMPORTANCE_DEFINITION
@@ -244,15 +245,12 @@ def _part_name(prompt_id: str) -> str:
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd", compression_level=9, row_group_size=1 << 20)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", compression_level=9, row_group_size=1 << 20)
 
 
 def _atomic_write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
 
 
 def parts_dir(out: Path) -> Path:

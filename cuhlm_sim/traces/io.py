@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cuhlm_sim.atomic import atomic_path
 from cuhlm_sim.errors import TraceError
 from cuhlm_sim.traces.arrays import TraceArrays
 from cuhlm_sim.traces.grid import draws_from_meta, grid_uncertainty
@@ -228,6 +229,5 @@ def write_trace(table: pa.Table, path: Path, metadata: dict[str, Any]) -> None:
     schema_meta = dict(table.schema.metadata or {})
     schema_meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
     table = table.replace_schema_metadata(schema_meta)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
