@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2] / "cuhlm_sim"
 #: A part may import its own modules and parts of a lower rank only.
 RANK = {
     "errors": 0,
+    "atomic": 0,
     "__init__": 0,
     "traces": 1,
     "model": 2,
