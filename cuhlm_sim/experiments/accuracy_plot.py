@@ -16,6 +16,8 @@ import pandas as pd
 
 from cuhlm_sim.errors import CuhlmError
 from cuhlm_sim.experiments.plots import SCHEME_NAMES, _pyplot, _save, read_sweep_dir
+from cuhlm_sim.metrics.accuracy import TABLE_POLICY
+from cuhlm_sim.traces.grid import threshold_count
 
 #: Display names of the schemes in this figure: the figures' one table, CU-HLM's k stated.
 NAMES = {**SCHEME_NAMES, "cuhlm": f"{SCHEME_NAMES['cuhlm']} (k = 30)"}
@@ -34,15 +36,14 @@ def measured_intervals(table: Path) -> pd.DataFrame:
     return summarize(df)
 
 
-#: Sweep policy kind -> policy name in the accuracy table.
-_TABLE = {"random_skip": "rand_hlm"}
-
-
-def _xerr(meas: pd.DataFrame, policy: str, skip_count: int | None = None) -> list | None:
-    """[[left], [right]] of a measured configuration's 95 % interval, or None."""
+def _xerr(
+    meas: pd.DataFrame, policy: str, skip_count: int | None = None, draws: int = 20
+) -> list | None:
+    """[[left], [right]] of a measured configuration's 95 % interval, or None (not measured).
+    ``skip_count`` selects a U-HLM threshold on the grid of ``draws`` = K."""
     rows = meas[(meas["policy"] == policy) & (meas["seed"] == (1 if policy == "llm_only" else 0))]
     if skip_count is not None:
-        rows = rows[(rows["threshold"] * 20).round() == skip_count]
+        rows = rows[(rows["threshold"] * draws).round() == skip_count]
     if rows.empty:
         return None
     r = rows.iloc[0]
@@ -54,6 +55,8 @@ def _xerr(meas: pd.DataFrame, policy: str, skip_count: int | None = None) -> lis
 
 def plot_accuracy(curve_dir: Path, points_dir: Path, table: Path, base: Path) -> list[Path]:
     """Draw the figure; ``base`` without suffix (PNG + PDF)."""
+    from cuhlm_sim.accuracy.run import read_metadata
+
     curve, _ = read_sweep_dir(curve_dir)
     pts, _ = read_sweep_dir(points_dir)
     if f"{X}_mean" not in curve.columns or curve[f"{X}_mean"].isna().all():
@@ -84,11 +87,11 @@ def plot_accuracy(curve_dir: Path, points_dir: Path, table: Path, base: Path) ->
         color="C0",
         label="U-HLM, $u_{th}$ = 0 … 1 (accuracy interpolated between measured $u_{th}$)",
     )
+    draws = int(read_metadata(table)["options"]["K"])
     for _, row in c.iterrows():
         th = row["policy.threshold"]
-        count = round(th * 20)
-        err = _xerr(meas, "uhlm", count) if count in (0, 1, 10) else None
-        if err is None:
+        err = _xerr(meas, "uhlm", threshold_count(th, draws), draws)
+        if err is None:  # an interpolated threshold: no interval of its own
             continue
         x, y = row[f"{X}_mean"], row[f"{Y}_mean"]
         ax.errorbar([x], [y], xerr=err, color="C0", capsize=3, lw=0.8, marker="o", ms=5)
@@ -101,7 +104,7 @@ def plot_accuracy(curve_dir: Path, points_dir: Path, table: Path, base: Path) ->
         ax.errorbar(
             [x],
             [row[f"{Y}_mean"]],
-            xerr=_xerr(meas, _TABLE.get(kind, kind)),
+            xerr=_xerr(meas, TABLE_POLICY.get(kind, kind)),
             yerr=[row[f"{Y}_ci95"]],
             marker="s",
             ls="none",
