@@ -49,6 +49,16 @@ class TraceArrays:
         K, the number of tempered draws behind ``u_count``.
     kind : int8 [num_rows]
         Index into ``kind_names``.
+    seq_start : int64 [num_sequences + 1]
+        Row where each generated sequence starts, then ``num_rows``: sequence s is rows
+        ``seq_start[s]:seq_start[s + 1]``, in generation order. A request replays one whole
+        sequence (the order of its tokens and the correlation of u inside it are kept).
+    seq_prompt : int64 [num_sequences]
+        Index into ``prompt_names`` of each sequence's prompt (the unit of the prompt
+        bootstrap); the sequence's own id when the file has no ``prompt_id``.
+    t_draft_ms, t_target_ms : float64 [num_rows] or None
+        Recorded draft / verification times of each row (CPU times of the trace run), read by
+        the ``trace`` latency distributions.
     vocab_size : int
         |V| of the traced tokenizer.
     """
@@ -71,12 +81,31 @@ class TraceArrays:
     importance: np.ndarray | None = None
     u_count: np.ndarray | None = None
     u_draws: int | None = None
+    seq_start: np.ndarray | None = None
+    seq_prompt: np.ndarray | None = None
+    prompt_names: tuple[str, ...] = ()
+    t_draft_ms: np.ndarray | None = None
+    t_target_ms: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     files: tuple[tuple[str, str], ...] = ()  # (path, sha256) of each file read
+
+    def __post_init__(self) -> None:
+        if self.seq_start is None:  # one sequence holding every row
+            object.__setattr__(self, "seq_start", np.array([0, self.num_rows], dtype=np.int64))
+            object.__setattr__(self, "seq_prompt", np.zeros(1, dtype=np.int64))
+            object.__setattr__(self, "prompt_names", ("all",))
 
     @property
     def num_rows(self) -> int:
         return int(self.uncertainty.shape[0])
+
+    @property
+    def num_sequences(self) -> int:
+        return int(self.seq_start.shape[0] - 1)
+
+    def seq_lengths(self) -> np.ndarray:
+        """int64 [num_sequences]: tokens in each sequence."""
+        return np.diff(self.seq_start)
 
     def k_index(self, k: int) -> int:
         """Column of ``k`` in the per-k arrays; -1 means "no truncation" (k >= |V|)."""
@@ -102,6 +131,9 @@ class TraceArrays:
         def sub(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[mask]
 
+        seq_of_row = np.repeat(np.arange(self.num_sequences), self.seq_lengths())[mask]
+        seq_start, kept = sequence_starts(seq_of_row)
+
         return TraceArrays(
             uncertainty=self.uncertainty[mask],
             accepted=self.accepted[mask],
@@ -121,6 +153,22 @@ class TraceArrays:
             importance=sub(self.importance),
             u_count=sub(self.u_count),
             u_draws=self.u_draws,
+            seq_start=seq_start,
+            seq_prompt=self.seq_prompt[kept],
+            prompt_names=self.prompt_names,
+            t_draft_ms=sub(self.t_draft_ms),
+            t_target_ms=sub(self.t_target_ms),
             metadata=self.metadata,
             files=self.files,
         )
+
+
+def sequence_starts(seq_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(seq_start, first_row_labels) of rows labelled by sequence: a new sequence starts
+    wherever the label changes from one row to the next."""
+    n = seq_of_row.shape[0]
+    if n == 0:
+        return np.zeros(1, dtype=np.int64), seq_of_row[:0]
+    change = np.flatnonzero(seq_of_row[1:] != seq_of_row[:-1]) + 1
+    starts = np.concatenate([[0], change]).astype(np.int64)
+    return np.append(starts, n), seq_of_row[starts]

@@ -176,6 +176,7 @@ def arrays_from_table(
         topk_accept = topk_accept_from_mass(
             p_draft, col("q_target"), col("draft_rank", np.int64), topk_mass, k_grid, vocab
         )
+    seq_start, seq_prompt, prompt_names = _sequences(table)
     return TraceArrays(
         uncertainty=uncertainty,
         accepted=accepted,
@@ -195,9 +196,31 @@ def arrays_from_table(
         importance=col("importance") if "importance" in table.column_names else None,
         u_count=u_count,
         u_draws=draws,
+        seq_start=seq_start,
+        seq_prompt=seq_prompt,
+        prompt_names=prompt_names,
+        t_draft_ms=col("t_draft_ms") if "t_draft_ms" in table.column_names else None,
+        t_target_ms=col("t_target_ms") if "t_target_ms" in table.column_names else None,
         metadata=meta,
         files=files,
     )
+
+
+def _sequences(table: pa.Table) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Sequence boundaries and each sequence's prompt: a sequence is a run of rows with one
+    ``seq_id`` whose ``pos`` keeps increasing (a file holding a sequence twice in a row, or
+    concatenated parts, still splits where ``pos`` restarts)."""
+    seq_ids = np.asarray(table.column("seq_id").to_pylist(), dtype=object)
+    pos = np.asarray(table.column("pos").to_numpy(zero_copy_only=False), dtype=np.int64)
+    n = seq_ids.shape[0]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (seq_ids[1:] != seq_ids[:-1]) | (pos[1:] <= pos[:-1])
+    starts = np.flatnonzero(new).astype(np.int64)
+    seq_start = np.append(starts, n)
+    key = "prompt_id" if "prompt_id" in table.column_names else "seq_id"
+    labels = np.asarray(table.column(key).to_pylist(), dtype=object)[starts].astype(str)
+    names, codes = np.unique(labels, return_inverse=True)
+    return seq_start, codes.astype(np.int64), tuple(str(x) for x in names)
 
 
 def topk_accept_from_mass(
