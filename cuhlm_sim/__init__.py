@@ -10,4 +10,6 @@ __version__ = "0.1.0"
 #: 4: verified tokens committing exactly at the window end count (SimPy ran to end_s
 #:    exclusive); exact_rejection_rate from the trace's accept decisions, paired with the
 #:    truncated test.
-MODEL_REVISION = 4
+#: 5: a request replays one whole trace sequence (devices start at a random sequence);
+#:    per-token / per-batch time distributions; drafting energy from the actual times.
+MODEL_REVISION = 5

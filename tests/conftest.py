@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -14,14 +15,21 @@ from typer.testing import CliRunner
 #: Rows of the tiny synthetic trace (enough for every policy, fast to write and load).
 TINY_TRACE_ROWS = 2000
 
-#: Sections of every test scenario: short, a few devices, all other keys at their defaults.
+#: Sections of every test scenario: short, a few devices, all other keys at their defaults
+#: except the per-token times, which are fixed (the schema's default jitters them) so that
+#: hand-computed expectations hold; tests of the jitter itself set the distributions.
 BASE_SCENARIO: dict[str, Any] = {
     "name": "test",
     "seed": 0,
     "duration_s": 5.0,
     "warmup_s": 1.0,
-    "devices": {"count": 3, "slm_latency_s": 0.01, "tokens_per_request": 32},
-    "server": {"llm_latency_s": 0.02, "max_batch": 4},
+    "devices": {
+        "count": 3,
+        "slm_latency_s": 0.01,
+        "slm_latency_dist": "fixed",
+        "tokens_per_request": 32,
+    },
+    "server": {"llm_latency_s": 0.02, "llm_latency_dist": "fixed", "max_batch": 4},
     "downlink": {"latency_s": 0.001},
     "policy": {"kind": "uhlm", "threshold": 0.081},
 }
@@ -44,6 +52,28 @@ def tiny_trace(tmp_path: Path, _tiny_trace_master: Path) -> Path:
     """A small synthetic trace (SynthParams(num_rows=2000), seed 0) in this test's tmp_path."""
     path = tmp_path / "tiny.parquet"
     shutil.copyfile(_tiny_trace_master, path)
+    return path
+
+
+@pytest.fixture
+def tiny_one_sequence(tmp_path: Path, _tiny_trace_master: Path) -> Path:
+    """The tiny trace as one sequence of all its rows (seq_id constant, pos 0..n-1): a request
+    may then be as long as the trace."""
+    import pyarrow as pa
+
+    from cuhlm_sim.traces.io import read_metadata, write_trace
+
+    table = pq.read_table(_tiny_trace_master)
+    n = len(table)
+    table = table.set_column(
+        table.schema.get_field_index("seq_id"), "seq_id", pa.array(["all"] * n)
+    )
+    pos_type = table.schema.field("pos").type
+    table = table.set_column(
+        table.schema.get_field_index("pos"), "pos", pa.array(range(n), type=pos_type)
+    )
+    path = tmp_path / "one_sequence.parquet"
+    write_trace(table, path, read_metadata(_tiny_trace_master))
     return path
 
 
@@ -90,13 +120,24 @@ def one_pass() -> Callable[..., dict[str, Any]]:
     """``one_pass(policy_section, devices=2)`` -> summary of a run on the real trace in which
     each device replays exactly one request of num_rows tokens (every trace row once) and then
     thinks longer than the run: in-window tokens are whole passes over the trace, so rates
-    equal shares of the file's rows exactly."""
+    equal shares of the file's rows exactly. The trace is replayed as one sequence holding
+    every row (a request replays one sequence)."""
+    import dataclasses
+
+    import numpy as np
     import pandas as pd
 
     from cuhlm_sim.config.schema import Scenario
     from cuhlm_sim.runner import run_scenario
+    from cuhlm_sim.traces.io import load_trace
 
     rows = len(pd.read_parquet(REAL_TRACE, columns=["pos"]))
+    whole = dataclasses.replace(
+        load_trace(REAL_TRACE),
+        seq_start=np.array([0, rows]),
+        seq_prompt=np.zeros(1, dtype=np.int64),
+        prompt_names=("all",),
+    )
 
     def run(policy: dict[str, Any], devices: int = 2) -> dict[str, Any]:
         scn = Scenario.model_validate(
@@ -117,7 +158,7 @@ def one_pass() -> Callable[..., dict[str, Any]]:
                 "trace": {"path": str(REAL_TRACE)},
             }
         )
-        s = run_scenario(scn).summary
+        s = run_scenario(scn, trace=whole).summary
         assert s["tokens_generated"] == devices * rows  # exactly one pass per device
         return s
 

@@ -39,8 +39,27 @@ class DevicesConfig(SchemaModel):
         description="Extra time for the uncertainty estimate [s]; 0 = overlapped with the draft "
         "(U-HLM's assumption).",
     )
-    tokens_per_request: int = Field(
-        256, ge=1, description="Tokens generated per request before the device idles."
+    slm_latency_dist: Literal["fixed", "lognormal", "trace"] = Field(
+        "lognormal",
+        description="Distribution of each token's drafting time; its mean is always "
+        "slm_latency_s. `fixed`: every token takes slm_latency_s (the deterministic cell). "
+        "`lognormal`: one draw per token from the device's own stream, coefficient of variation "
+        "slm_latency_cv. `trace`: the replayed row's recorded t_draft_ms, scaled so the trace's "
+        "mean equals slm_latency_s (the recorded times are CPU times; the scale maps them to the "
+        "device the scenario assumes).",
+    )
+    slm_latency_cv: Annotated[float, When("slm_latency_dist", "lognormal")] = Field(
+        0.25,
+        ge=0,
+        le=5,
+        description="Coefficient of variation of the lognormal drafting time (0.25: the "
+        "recorded t_draft_ms of the shipped trace has cv 0.26; ASM for a phone).",
+    )
+    tokens_per_request: int | None = Field(
+        None,
+        ge=1,
+        description="A request replays one whole trace sequence from its first token; a "
+        "number cuts it after that many tokens. null = the whole sequence.",
     )
     think_time_s: float = Field(
         0.0, ge=0, description="Mean idle gap between requests [s]; 0 = back to back."
@@ -48,12 +67,18 @@ class DevicesConfig(SchemaModel):
     think_time_dist: Literal["exponential", "fixed"] = Field(
         "exponential", description="Distribution of the idle gap between requests."
     )
-    arrival: Literal["closed", "poisson"] = Field(
+    arrival: Literal["closed", "poisson_requests", "poisson"] = Field(
         "closed",
         description="`closed`: a device drafts its next token only after the previous one "
-        "is final (real HLM). `poisson`: an open-loop validation workload; each device emits "
-        "tokens as a Poisson stream at `arrival_rate_per_s`, drafting is a pure delay and "
-        "tokens do not wait for each other.",
+        "is final (real HLM), and starts its next request a think time after the last one "
+        "ended. `poisson_requests`: open loop in requests; requests arrive at each device as a "
+        "Poisson stream at `request_rate_per_s` and wait in the device's FIFO queue while it "
+        "serves an earlier one (think time unused). `poisson`: an open-loop validation "
+        "workload in tokens; each device emits tokens as a Poisson stream at "
+        "`arrival_rate_per_s`, drafting is a pure delay and tokens do not wait for each other.",
+    )
+    request_rate_per_s: Annotated[float, When("arrival", "poisson_requests")] = Field(
+        0.02, gt=0, description="Request rate per device in `poisson_requests` mode [1/s]."
     )
     arrival_rate_per_s: float = Field(
         1.0, gt=0, description="Token rate per device in `poisson` arrival mode [1/s]."
@@ -292,6 +317,20 @@ class _Server(SchemaModel):
         0.0,
         ge=0,
         description="How long an idle GPU waits for a batch to fill before starting [s].",
+    )
+    llm_latency_dist: Literal["fixed", "lognormal", "trace"] = Field(
+        "lognormal",
+        description="Distribution of a batch's verification time: t(b) times one factor per "
+        "batch with mean 1. `fixed`: factor 1. `lognormal`: drawn from the GPU's own stream, "
+        "coefficient of variation llm_latency_cv. `trace`: the mean recorded t_target_ms of the "
+        "batch's rows over the trace's mean.",
+    )
+    llm_latency_cv: Annotated[float, When("llm_latency_dist", "lognormal")] = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="Coefficient of variation of the lognormal batch-time factor (ASM: a GPU "
+        "kernel's time varies less than a phone's; the CPU-recorded t_target_ms has cv 0.25).",
     )
     discipline: Literal["fifo", "priority_uncertainty", "priority_importance"] = Field(
         "fifo",

@@ -89,15 +89,16 @@ def summarize(result: RunResult[Recorder]) -> dict[str, Any]:
     throughput = n / duration
     # Per-stage breakdown over all tokens: skipped tokens spend τ in the SLM stage only.
     stage_totals = list(r.stage_sums)
-    stage_totals[Stage.SLM] += sum(k * c for k, c in r.skip_latency.items())
+    stage_totals[Stage.SLM] += r.skip_latency_total()
     breakdown = {s.key: _ratio(stage_totals[s], n) for s in Stage}
     sent_breakdown = {s.key: _ratio(r.stage_sums[s], n_sent) for s in Stage}
     mean_bits = _ratio(led.sent("bits"), n_uplink)
     e = p.energy
-    drafted = n if result.policy.mode != "llm_only" else 0
     # the device waits on the uplink queue, the air, the GPU and the downlink
     waiting = sum(r.stage_sums[Stage.UPLINK_QUEUE :])
-    e_compute = e.device_compute_w * tau * drafted
+    # Drafting energy over the in-window tokens' actual drafting times (jittered or τ each;
+    # 0 for LLM-only, where nothing is drafted).
+    e_compute = e.device_compute_w * stage_totals[Stage.SLM]
     # Radiated energy from the uplink's power model (P_tx·W_n/W or P_tx while sending),
     # circuit power over the time actually sent; the rest of the time on the air is waiting.
     e_tx = e.tx_power_w * r.radiated_s + e.tx_circuit_w * r.tx_air_s

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from cuhlm_sim.metrics.ledger import SKIP, TokenLedger
-from cuhlm_sim.metrics.sample import BoundedSample
+from cuhlm_sim.metrics.sample import BoundedSample, SignedSample
 from cuhlm_sim.metrics.stages import Stage
 from cuhlm_sim.metrics.window import Window
 
@@ -77,8 +77,10 @@ class Recorder:
         #: What in-window tokens add to the counters (set by :meth:`attach`; None only when
         #: a component is tested alone and no token counters are read).
         self.ledger: TokenLedger | None = None
-        # skipped tokens: their latency is τ; count per distinct τ
+        # skipped tokens: their latency is their drafting time; constant times are counted
+        # per distinct τ, jittered ones kept as values (booked and taken back like the ledger)
         self.skip_latency: dict[float, int] = {}
+        self.skip_latency_jittered = SignedSample()
         # transmitted (verified) tokens
         self.sent_latency = BoundedSample()
         # requests whose last token commits inside the window
@@ -114,8 +116,9 @@ class Recorder:
         self.ledger = TokenLedger.for_policy(policy, trace, self.num_devices)
         return self.ledger
 
-    def request_done(self, start: float, end: float) -> None:
-        """A request drafted its first token at ``start``; its last token commits at ``end``."""
+    def request_done(self, start: float, first: float, end: float, tokens: int) -> None:
+        """A request of ``tokens`` tokens arrived at ``start`` (closed loop: its first draft
+        started), its first token committed at ``first`` and its last at ``end``."""
         if self.window.contains(end):
             self.request_latency.append(end - start)
             self.request_latency.fold_if_full()
@@ -130,58 +133,62 @@ class Recorder:
         self.uplink_active.close(now)
 
     # -- skipped tokens -------------------------------------------------------------------
-    def skipped_block(self, device: int, sums: np.ndarray, token_s: float) -> None:
+    def skipped_block(self, device: int, sums: np.ndarray, latency: float | np.ndarray) -> None:
         """Add skipped tokens with :data:`~cuhlm_sim.metrics.ledger.SKIP` sums ``sums`` (count
-        first) as if all commit inside the window.
+        first) as if all commit inside the window; ``latency`` is their common drafting time
+        τ, or each one's (jittered) time.
 
         Devices book a whole block of skips at once and send the runs that turn out to lie
         (partly) outside the window through :meth:`skipped_run`, taking the block booking back
-        with negative sums, so the common case costs nothing per run.
+        with negative sums (and the same latencies), so the common case costs nothing per run.
         """
         self.ledger.book_skips(device, sums)
-        lat = self.skip_latency
         count = round(sums[0])
-        lat[token_s] = lat.get(token_s, 0) + count
+        if isinstance(latency, float):
+            lat = self.skip_latency
+            lat[latency] = lat.get(latency, 0) + count
+        elif count:
+            self.skip_latency_jittered.book(latency, 1 if count > 0 else -1)
 
     def skipped_run(
         self,
         device: int,
-        t_run_start: float,
-        token_s: float,
-        count: int,
+        commits: np.ndarray,
+        latency: float | np.ndarray,
         cums: np.ndarray,
         pos: int,
         rows: np.ndarray | None = None,
     ) -> None:
-        """``count`` skipped tokens whose i-th (0-based) commits at t_run_start + (i+1)·token_s.
+        """Skipped tokens at block positions pos..pos+len(commits)-1 committing at ``commits``
+        (non-decreasing), each taking ``latency`` (τ, or one time per token).
 
-        ``cums`` are the block's skip prefix sums (:meth:`TokenLedger.block_skip_prefix`);
-        the run covers block positions pos..pos+count-1.
+        ``cums`` are the block's skip prefix sums (:meth:`TokenLedger.block_skip_prefix`).
         """
         window = self.window
-        if window.holds_run(t_run_start, token_s, count):
-            lo, hi = 0, count  # the common case: the whole run is inside the window
-        else:
-            lo, hi = window.run_range(t_run_start, token_s, count)
+        count = commits.shape[0]
+        lo, hi = window.run_range(commits)
+        jittered = not isinstance(latency, float)
         if hi > lo:
-            self.skipped_block(device, cums[pos + hi] - cums[pos + lo], token_s)
+            self.skipped_block(
+                device, cums[pos + hi] - cums[pos + lo], latency[lo:hi] if jittered else latency
+            )
         if self.log_tokens and rows is not None:
-            commit = window.run_commits(t_run_start, token_s, count)
-            keep = commit <= window.end
+            keep = commits <= window.end
             n = int(keep.sum())
             if n:
                 acc = np.diff(cums[pos : pos + count + 1, SKIP.index("accepted")])[keep] > 0.5
+                slm = latency[keep] if jittered else np.full(n, latency)
                 self._log.append(
                     {
                         "device": np.full(n, device, dtype=np.int32),
                         "trace_row": rows[pos : pos + count][keep].astype(np.int64),
-                        "t_start_s": commit[keep] - token_s,
-                        "t_commit_s": commit[keep],
+                        "t_start_s": commits[keep] - slm,
+                        "t_commit_s": commits[keep],
                         "sent": np.zeros(n, dtype=bool),
                         "accepted": acc,
                         "payload_bits": np.zeros(n),
                         "k": np.zeros(n, dtype=np.int64),
-                        Stage.SLM.key: np.full(n, token_s),
+                        Stage.SLM.key: slm,
                         **{s.key: np.zeros(n) for s in Stage if s is not Stage.SLM},
                     }
                 )
@@ -313,7 +320,15 @@ class Recorder:
         sent, sent_w = self.sent_latency.weighted()
         skip_vals = np.array(list(self.skip_latency.keys()), dtype=np.float64)
         skip_counts = np.array(list(self.skip_latency.values()), dtype=np.float64)
-        return np.concatenate([sent, skip_vals]), np.concatenate([sent_w, skip_counts])
+        jit_vals, jit_w = self.skip_latency_jittered.weighted()
+        return np.concatenate([sent, skip_vals, jit_vals]), np.concatenate(
+            [sent_w, skip_counts, jit_w]
+        )
+
+    def skip_latency_total(self) -> float:
+        """Σ drafting time of the in-window skipped tokens [s]."""
+        const = sum(k * c for k, c in self.skip_latency.items())
+        return const + self.skip_latency_jittered.total()
 
     def token_log(self) -> dict[str, np.ndarray] | None:
         """Per-token columns sorted by commit time, or None if logging was off."""

@@ -31,6 +31,16 @@ def _bin_values() -> np.ndarray:
     return np.concatenate(([0.0, LO_S], centres, [HI_S]))
 
 
+def _bin_counts(x: np.ndarray) -> np.ndarray:
+    idx = np.empty(x.size, dtype=np.int64)
+    pos = x > 0
+    with np.errstate(divide="ignore"):
+        k = np.floor(np.log10(x[pos] / LO_S) * BINS_PER_DECADE).astype(np.int64) + 2
+    idx[pos] = np.clip(k, 1, _N_LOG_BINS + 2)
+    idx[~pos] = 0
+    return np.bincount(idx, minlength=_N_LOG_BINS + 3)
+
+
 class BoundedSample:
     """Float samples for quantiles: exact up to ``exact_limit`` values, then log-binned."""
 
@@ -55,17 +65,24 @@ class BoundedSample:
         if len(self._buf) >= self.exact_limit:
             self._fold()
 
+    def extend(self, values: np.ndarray) -> None:
+        """Append many values at once (then fold if full)."""
+        self._buf.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        self.fold_if_full()
+
     def _fold(self) -> None:
-        x = np.frombuffer(self._buf, dtype=np.float64).copy()
-        idx = np.empty(x.size, dtype=np.int64)
-        pos = x > 0
-        with np.errstate(divide="ignore"):
-            k = np.floor(np.log10(x[pos] / LO_S) * BINS_PER_DECADE).astype(np.int64) + 2
-        idx[pos] = np.clip(k, 1, _N_LOG_BINS + 2)
-        idx[~pos] = 0
-        counts = np.bincount(idx, minlength=_N_LOG_BINS + 3)
+        counts = _bin_counts(np.frombuffer(self._buf, dtype=np.float64))
         self._counts = counts if self._counts is None else self._counts + counts
         del self._buf[:]
+
+    def all_binned(self) -> np.ndarray:
+        """int64 bin counts of every value added, the exact ones binned too (not kept)."""
+        counts = _bin_counts(np.frombuffer(self._buf, dtype=np.float64))
+        return counts if self._counts is None else counts + self._counts
+
+    def exact_values(self) -> np.ndarray:
+        """The values not yet folded."""
+        return np.frombuffer(self._buf, dtype=np.float64).copy()
 
     def weighted(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, weights) standing for every value added: the exact ones with weight 1,
@@ -77,3 +94,40 @@ class BoundedSample:
         values = np.concatenate([exact, _bin_values()[nz]])
         weights = np.concatenate([np.ones(exact.size), self._counts[nz].astype(np.float64)])
         return values, weights
+
+
+class SignedSample:
+    """A :class:`BoundedSample` that values can be taken back from (booked with sign -1).
+
+    Devices book a block's jittered skip latencies at once and take back those of tokens that
+    commit outside the window (the ledger's rule, :mod:`cuhlm_sim.metrics.ledger`). A taken-back
+    value is always one that was added, bit for bit, so while nothing is folded the net sample
+    is exact (equal values cancel); once either side has folded, both are compared bin by bin,
+    where each taken-back value meets the value it cancels, so the counts stay >= 0 and a
+    quantile keeps the histogram's half-bin bound.
+    """
+
+    def __init__(self, exact_limit: int = EXACT_LIMIT) -> None:
+        self.added = BoundedSample(exact_limit)
+        self.removed = BoundedSample(exact_limit)
+
+    def book(self, values: np.ndarray, sign: int) -> None:
+        (self.added if sign > 0 else self.removed).extend(values)
+
+    def total(self) -> float:
+        """Σ of the net values (sums are exact until a fold, then per bin)."""
+        v, w = self.weighted()
+        return float((v * w).sum())
+
+    def weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(values, net weights > 0) standing for what was added and not taken back."""
+        if self.added.exact and self.removed.exact:
+            values = np.concatenate([self.added.exact_values(), self.removed.exact_values()])
+            signs = np.concatenate([np.ones(len(self.added)), -np.ones(len(self.removed))])
+            uniq, inv = np.unique(values, return_inverse=True)
+            w = np.bincount(inv, weights=signs, minlength=uniq.size)
+        else:
+            uniq = _bin_values()
+            w = (self.added.all_binned() - self.removed.all_binned()).astype(np.float64)
+        keep = w > 0
+        return uniq[keep], w[keep]

@@ -1,19 +1,19 @@
 """The measurement window: the one rule that decides which tokens and which time count.
 
 **A token counts when its commit time t satisfies start <= t <= end** (both edges included,
-no tolerance). A skipped token of a run that starts at t0 with per-token time τ commits at
-``t0 + τ·(i + 1)`` (i = 0, 1, ...), always evaluated with that same floating-point expression,
-so the summary, the per-device columns and the per-token log (``tokens.parquet``) classify
-every token identically. Shared-resource time (GPU busy, uplink busy, airtime) counts by its
-overlap with [start, end]; a GPU batch or an uplink slot counts by its start time.
+no tolerance). A skipped token of a run that starts at t0 commits at ``t0 + τ·(i + 1)``
+(i = 0, 1, ...) with a constant per-token time τ, or at ``t0 + (C[p+i+1] − C[p])`` with the
+block's prefix sums C of jittered times (run from block position p); the device and the
+recorder always evaluate the same expression, so the summary, the per-device columns and the
+per-token log (``tokens.parquet``) classify every token identically. Shared-resource time (GPU
+busy, uplink busy, airtime) counts by its overlap with [start, end]; a GPU batch or an uplink
+slot counts by its start time.
 
 Every counter of the recorder and every take-back of the devices asks this object; nothing
 else compares a time with the warm-up or the end.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -44,33 +44,16 @@ class Window:
 
     @staticmethod
     def run_commits(t0: float, tau: float, count: int) -> np.ndarray:
-        """Commit times of a skip run: ``t0 + τ·(i + 1)`` for i < count."""
+        """Commit times of a skip run of constant per-token time: ``t0 + τ·(i + 1)``."""
         return t0 + tau * np.arange(1, count + 1)
 
-    def holds_run(self, t0: float, tau: float, count: int) -> bool:
-        """Whether every token of a skip run commits inside (cheap, exact: commit times grow
-        with i, so the first and last decide)."""
-        return self.start <= t0 + tau and t0 + tau * count <= self.end
+    def holds(self, first: float, last: float) -> bool:
+        """Whether every token of a skip run whose first and last commit at ``first`` and
+        ``last`` counts (cheap, exact: commit times never decrease along a run)."""
+        return self.start <= first and last <= self.end
 
-    def run_range(self, t0: float, tau: float, count: int) -> tuple[int, int]:
-        """[lo, hi): the tokens of a skip run that commit inside the window.
-
-        The division gives a first guess; the guess is then moved until the commit times
-        themselves, computed as in :meth:`run_commits`, satisfy the rule.
-        """
-        if count <= 0:
-            return 0, 0
-        if tau <= 0:
-            return (0, count) if self.contains(t0) else (0, 0)
-        start, end = self.start, self.end
-        lo = min(count, max(0, math.ceil((start - t0) / tau) - 1))
-        while lo > 0 and t0 + tau * lo >= start:  # token lo - 1 commits inside too
-            lo -= 1
-        while lo < count and t0 + tau * (lo + 1) < start:
-            lo += 1
-        hi = min(count, max(0, math.floor((end - t0) / tau)))
-        while hi < count and t0 + tau * (hi + 1) <= end:
-            hi += 1
-        while hi > 0 and t0 + tau * hi > end:
-            hi -= 1
+    def run_range(self, commits: np.ndarray) -> tuple[int, int]:
+        """[lo, hi): the tokens of a skip run (non-decreasing ``commits``) inside the window."""
+        lo = int(np.searchsorted(commits, self.start, side="left"))
+        hi = int(np.searchsorted(commits, self.end, side="right"))
         return lo, max(lo, hi)

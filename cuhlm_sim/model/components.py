@@ -7,6 +7,7 @@ cannot be built fails before anything runs. Set-up only: nothing here is called 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,9 @@ from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
 from cuhlm_sim.model.recording import Recorder
+from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.server import DISCIPLINES, GpuServer
+from cuhlm_sim.model.timing import TimeFactors, check_trace_times, time_factors
 from cuhlm_sim.model.uplink import UPLINKS, Radio, Uplink
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -32,6 +35,7 @@ class Components:
     radio: Radio  # SNR and spectral efficiency now (RATE_MAPS[channel.rate_model])
     uplink: Uplink  # UPLINKS[uplink.scheduler]
     priority_key: np.ndarray | None  # [num_rows] GPU queue priority of each trace row
+    slm_times: Callable[[int], TimeFactors | None]  # device -> its drafting-time factors
 
 
 def build_components(
@@ -40,7 +44,15 @@ def build_components(
     """Look every kind up in its registry and build it; the server is the uplink's sink."""
     payload = PayloadModel(params.payload)
     policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
-    server = GpuServer(env, params.server, recorder)
+    sp = params.server
+    gpu_times = time_factors(
+        sp.llm_latency_dist,
+        sp.llm_latency_cv,
+        lambda: stream(params.seed, Stream.GPU_TIME),
+        trace.t_target_ms,
+        "server.llm_latency_dist",
+    )
+    server = GpuServer(env, sp, recorder, gpu_times)
     channel = build_channel(
         params.channel, params.devices.count, params.uplink.bandwidth_hz, params.seed
     )
@@ -50,6 +62,18 @@ def build_components(
     uplink = UPLINKS.create(
         params.uplink.scheduler, env, params.uplink, radio, server.submit, recorder
     )
+    dp = params.devices
+    check_trace_times(dp.slm_latency_dist, trace, "t_draft_ms", "devices.slm_latency_dist")
+
+    def slm_times(device: int) -> TimeFactors | None:
+        return time_factors(
+            dp.slm_latency_dist,
+            dp.slm_latency_cv,
+            lambda: stream(params.seed, Stream.SLM_TIME, device),
+            trace.t_draft_ms,
+            "devices.slm_latency_dist",
+        )
+
     queue = DISCIPLINES.get(params.server.discipline)
     priority_key = queue.row_priority(trace, params.policy)
-    return Components(payload, policy, server, channel, radio, uplink, priority_key)
+    return Components(payload, policy, server, channel, radio, uplink, priority_key, slm_times)

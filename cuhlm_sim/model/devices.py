@@ -1,9 +1,12 @@
 """The device process: draft tokens, skip or transmit, wait for verification.
 
-Each device replays the trace from its own random offset with an integer cursor. Per request
-it asks the policy for a whole block of decisions at once, then advances through the block:
-a run of m skipped tokens followed by a transmitted one costs one timeout of (m + 1)·τ, and a
-skipped token never touches a shared resource or creates an event of its own.
+A request replays one whole trace sequence from its first token (``tokens_per_request`` may
+cut it); each device starts at its own random sequence and takes the following ones in turn.
+Per request it asks the policy for a whole block of decisions at once, then advances through
+the block: a run of m skipped tokens followed by a transmitted one costs one timeout of their
+summed drafting times ((m + 1)·τ when times are fixed; per-token draws from the device's own
+stream otherwise, :mod:`cuhlm_sim.model.timing`), and a skipped token never touches a shared
+resource or creates an event of its own.
 
 Tokens are booked with the recorder per block (one call), assuming every token of the block
 commits inside the measurement window: the skips, and what is known in advance of each
@@ -19,6 +22,7 @@ blocks through the same booking (:mod:`cuhlm_sim.model.state_device`).
 from __future__ import annotations
 
 from array import array
+from collections import deque
 from collections.abc import Generator, Sequence
 
 import numpy as np
@@ -30,6 +34,7 @@ from cuhlm_sim.model.policies.base import Policy
 from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.timers import DraftTimers
+from cuhlm_sim.model.timing import TimeFactors
 from cuhlm_sim.traces.arrays import TraceArrays
 
 #: Largest block of trace rows decided at once: bounds per-device memory (~60 kB at most)
@@ -59,21 +64,28 @@ class Device:
     seed : int
         The run's seed; the device's policy and think-time streams derive from it.
     offset : int
-        First trace row it replays.
+        First trace sequence it replays (requests take the following ones in turn).
     submit : callable(list[Job])
         Where transmitted drafts go (the uplink, or the GPU directly for LLM-only).
     timers : DraftTimers
         The cell's shared draft-completion timers (closed-loop hybrid devices use them).
+    slm_times : TimeFactors or None
+        Drafting-time factors (mean 1) of its tokens; None: every token takes τ.
     """
 
     # Slots: the per-token paths read a dozen attributes; slot reads are the cheapest.
     __slots__ = (
         "_accepted",
+        "_arrivals",
         "_bits",
         "_block_start",
         "_block_tx",
+        "_busy",
+        "_c",
         "_cum",
+        "_durs",
         "_exact",
+        "_first",
         "_gaps",
         "_j",
         "_job",
@@ -87,11 +99,15 @@ class Device:
         "_policy_rng",
         "_prio",
         "_req_start",
+        "_req_tokens",
+        "_row_ids",
         "_rows",
         "_seed",
         "_sent_pos",
         "_sent_rows",
+        "_seq",
         "_size",
+        "_slm_times",
         "_tau",
         "_think_rng",
         "_timers",
@@ -124,6 +140,7 @@ class Device:
         priority_key: np.ndarray | None = None,
         *,
         timers: DraftTimers,
+        slm_times: TimeFactors | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -132,8 +149,14 @@ class Device:
         self.policy = policy
         self.submit = submit
         self.recorder = recorder
-        self.cursor = offset
+        self._seq = offset % trace.num_sequences  # the next request's sequence
+        self.cursor = int(trace.seq_start[self._seq])
         self._seed = seed
+        self._slm_times = slm_times
+        self._c = None  # the block's prefix sums of jittered drafting times (None: fixed τ)
+        self._durs = None  # the block's jittered drafting times (numpy), or None
+        self._arrivals: deque[float] = deque()  # poisson_requests: queued arrival times
+        self._busy = False
         self._policy_rng: np.random.Generator | None = None
         self._think_rng: np.random.Generator | None = None
         self.requests_done = 0
@@ -185,14 +208,72 @@ class Device:
 
     def start(self) -> None:
         """Begin replaying; called once by the engine at t = 0."""
-        if self.params.arrival == "poisson":
+        arrival = self.params.arrival
+        if arrival == "poisson":
             self.env.process(self._run_open(self.start_delay_s))
             return
-        begin = self._llm_request if self.policy.mode == "llm_only" else self._hybrid_request
+        if arrival == "poisson_requests":
+            self._after(self.start_delay_s + self._request_gap_s(), self._request_arrives)
+            return
         if self.start_delay_s > 0:
-            self._after(self.start_delay_s, lambda _ev: begin())
+            self._after(self.start_delay_s, lambda _ev: self._begin_request(self.env.now))
         else:
-            begin()
+            self._begin_request(self.env.now)
+
+    # -- requests -------------------------------------------------------------------------
+    def _request_gap_s(self) -> float:
+        return float(self.think_rng.exponential(1.0 / self.params.request_rate_per_s))
+
+    def _request_arrives(self, _event) -> None:
+        """poisson_requests: a request arrives; served now if the device is idle, else queued
+        (FIFO) behind the one in progress."""
+        now = self.env.now
+        self._after(self._request_gap_s(), self._request_arrives)
+        if self._busy:
+            self._arrivals.append(now)
+        else:
+            self._begin_request(now)
+
+    def _begin_request(self, arrived: float) -> None:
+        """Start the next request (it arrived at ``arrived``): the next sequence's rows."""
+        self._busy = True
+        trace = self.trace
+        s = self._seq
+        self._seq = (s + 1) % trace.num_sequences
+        lo, hi = int(trace.seq_start[s]), int(trace.seq_start[s + 1])
+        cut = self.params.tokens_per_request
+        n = hi - lo if cut is None else min(hi - lo, cut)
+        self.cursor = lo
+        self._req_start = arrived
+        self._req_tokens = n
+        self._first = -1.0  # the first token's commit time, once known
+        if self.policy.mode == "llm_only":
+            self._llm_request(n)
+        else:
+            self._hybrid_request(n)
+
+    def _request_finished(self, end: float, wait: float) -> None:
+        """The request's last token commits at ``end``; the device is free ``wait`` seconds
+        from now (its trailing skips still being drafted)."""
+        self.requests_done += 1
+        self.recorder.request_done(self._req_start, self._first, end, self._req_tokens)
+        if self.params.arrival == "poisson_requests":
+            if wait > 0:
+                self._after(wait, lambda _ev: self._next_queued())
+            else:
+                self._next_queued()
+            return
+        wait += self._think_s()
+        now = self.env.now
+        if wait > 0:
+            self._after(wait, lambda _ev: self._begin_request(self.env.now))
+        else:
+            self._begin_request(now)
+
+    def _next_queued(self) -> None:
+        self._busy = False
+        if self._arrivals:
+            self._begin_request(self._arrivals.popleft())
 
     def _rows_from(self, start: int, size: int) -> np.ndarray:
         """``size`` trace rows from ``start``, wrapping around the end of the trace."""
@@ -220,9 +301,8 @@ class Device:
     # timeouts rather than a generator process: a process resume costs more than the rest
     # of a token's bookkeeping, and this model has no other use for a process per device.
 
-    def _hybrid_request(self) -> None:
-        self._req_start = self.env.now  # the request's first draft starts now
-        self._left = self.params.tokens_per_request
+    def _hybrid_request(self, n: int) -> None:
+        self._left = n
         self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
         self._next_block()
 
@@ -245,11 +325,23 @@ class Device:
         self._cum = None
         self._rows = rows if self._exact else None
         self._size = size
+        if self._slm_times is not None:
+            p = self.params
+            durs = p.slm_latency_s * self._slm_times.per_row(rows) + p.uncertainty_latency_s
+            self._durs = durs
+            c = np.empty(size + 1)
+            c[0] = 0.0
+            np.cumsum(durs, out=c[1:])
+            self._c = _f64(c)
+        if self._first < 0 and self._left + size == self._req_tokens and not tx[0]:
+            # The request's first token is a skip: it commits one drafting time from now.
+            now = self.env.now + self._pending
+            self._first = now + (self._tau if self._c is None else self._c[1] - self._c[0])
         if not self._exact:
             # Skip sums = the whole block's (O(1) from the trace's prefix sums) minus the
             # transmitted rows'.
             sums = self._ledger.block_skip_sums(self._block_start, size, sent_rows)
-            self.recorder.skipped_block(self.index, sums, self._tau)
+            self.recorder.skipped_block(self.index, sums, self._skip_latency(0, size))
         self._sent_pos = _i64(sent_pos)
         self._n_sent = n_sent
         self._j = 0
@@ -263,8 +355,8 @@ class Device:
         gaps[1:] -= sent_pos[:-1] + 1
         self._gaps = _i64(gaps)
         self._bits = _f64(policy.payload_bits(sent_rows))
-        # Read per token only by the per-token log; otherwise only by the block bookings.
         self._sent_rows = sent_rows
+        self._row_ids = _i64(sent_rows)  # job.row of each transmitted draft
         self._accepted = policy.accepted(sent_rows)
         self._ks = policy.truncation_k(sent_rows)
         if not self._exact:
@@ -273,35 +365,57 @@ class Device:
             self._prio = _f64(self.priority_key[sent_rows])
         self._to_draft(0, self.env.now)
 
+    def _skip_latency(self, lo: int, hi: int) -> float | np.ndarray:
+        """Drafting times of the skipped tokens at block positions lo..hi-1: τ when times are
+        fixed, else one per skipped position."""
+        if self._durs is None:
+            return self._tau
+        return self._durs[lo:hi][~self._block_tx[lo:hi]]
+
     def _to_draft(self, j: int, now: float) -> None:
         """Pass the run of skips before transmitted draft ``j`` and schedule its drafting:
         one timer for the whole run plus the draft, shared with other devices when they
         finish at the same instant."""
         tau = self._tau
+        c = self._c
         m = self._gaps[j]
+        p = self._sent_pos[j] - m  # block position of the run's first skip
         pending = self._pending
         if m:
             t0 = now + pending
             # The common case of _skip, checked here: a run inside the window costs nothing.
-            if self._exact or not self._window.holds_run(t0, tau, m):
-                self._skip(m, self._sent_pos[j] - m, t0)
+            if c is None:
+                inside = self._window.holds(t0 + tau, t0 + tau * m)
+            else:
+                base = c[p]
+                inside = self._window.holds(t0 + (c[p + 1] - base), t0 + (c[p + m] - base))
+            if self._exact or not inside:
+                self._skip(m, p, t0)
         self._pending = 0.0
-        delay = pending + (m + 1) * tau
+        if c is None:
+            delay = pending + (m + 1) * tau
+            d = tau
+        else:
+            delay = pending + (c[p + m + 1] - c[p])
+            d = c[p + m + 1] - c[p + m]
         job = self._job
         job.bits = self._bits[j]
+        job.row = self._row_ids[j]
+        job.slm_s = d
         if self._exact:  # else these were booked with the block
-            job.row = int(self._sent_rows[j])
             job.accepted = bool(self._accepted[j])
             job.k = int(self._ks[j])
         if self._prio is not None:
             job.priority = self._prio[j]
-        job.t_start = (now + delay) - tau
+        job.t_start = (now + delay) - d
         self._timers.after(now, delay, job)
 
     def _on_committed(self, job: Job, now: float) -> None:
         j = self._j
         if job.prebooked and not self._window.contains(job.t_commit):
             self._book_sent(j, j + 1, -1)  # booked with the block, committed outside the window
+        if self._first < 0:
+            self._first = job.t_commit
         j += 1
         self._j = j
         if j < self._n_sent:
@@ -312,21 +426,15 @@ class Device:
     def _finish_block(self, pos: int) -> None:
         """Pass the skips after the block's last transmitted draft (from block position
         ``pos``), then go on with the next block, or end the request."""
-        tau = self._tau
         m = self._size - pos
         if m:
             self._skip(m, pos, self.env.now + self._pending)
-            self._pending += m * tau
+            c = self._c
+            self._pending += m * self._tau if c is None else c[pos + m] - c[pos]
         if self._left > 0:
             self._next_block()
             return
-        self.requests_done += 1
-        self.recorder.request_done(self._req_start, self.env.now + self._pending)
-        wait = self._pending + self._think_s()
-        if wait > 0:
-            self._after(wait, lambda _ev: self._hybrid_request())
-        else:
-            self._hybrid_request()
+        self._request_finished(self.env.now + self._pending, self._pending)
 
     def _skip(self, m: int, pos: int, t0: float) -> None:
         """Book m skipped tokens from block position ``pos`` whose run starts at ``t0``.
@@ -334,10 +442,22 @@ class Device:
         Free when the run lies inside the window (the block booking already counts it);
         otherwise the recorder clips it exactly and the block booking is taken back.
         """
-        tau = self._tau
-        if not self._exact and self._window.holds_run(t0, tau, m):
-            return
-        self.recorder.skipped_run(self.index, t0, tau, m, self._block_cums(), pos, self._rows)
+        tau, c = self._tau, self._c
+        if c is None:
+            if not self._exact and self._window.holds(t0 + tau, t0 + tau * m):
+                return
+            commits = self._window.run_commits(t0, tau, m)
+            latency: float | np.ndarray = tau
+        else:
+            base = c[pos]
+            if not self._exact and self._window.holds(
+                t0 + (c[pos + 1] - base), t0 + (c[pos + m] - base)
+            ):
+                return
+            cs = np.frombuffer(c, dtype=np.float64)
+            commits = t0 + (cs[pos + 1 : pos + m + 1] - base)
+            latency = self._durs[pos : pos + m]
+        self.recorder.skipped_run(self.index, commits, latency, self._block_cums(), pos, self._rows)
         if not self._exact:
             self._unbook_skips(pos, pos + m)
 
@@ -350,7 +470,7 @@ class Device:
         """Take back the block booking of the skipped tokens at block positions lo..hi-1
         (transmitted positions in the range add nothing to the skip sums)."""
         cums = self._block_cums()
-        self.recorder.skipped_block(self.index, cums[lo] - cums[hi], self._tau)
+        self.recorder.skipped_block(self.index, cums[lo] - cums[hi], self._skip_latency(lo, hi))
 
     def close(self) -> None:
         """Take back the block bookings this device never reached when the run ends: its
@@ -365,9 +485,8 @@ class Device:
             self._unbook_skips(s + 1, size)
 
     # -- LLM-only devices (the base station generates every token) ------------------------
-    def _llm_request(self) -> None:
-        self._req_start = self.env.now
-        self._llm_rows = self._block(self.params.tokens_per_request).tolist()
+    def _llm_request(self, n: int) -> None:
+        self._llm_rows = list(range(self.cursor, self.cursor + n))
         self._llm_i = 0
         self._llm_submit()
 
@@ -378,17 +497,13 @@ class Device:
         self.submit([job])
 
     def _llm_committed(self, job: Job, now: float) -> None:
+        if self._first < 0:
+            self._first = now
         self._llm_i += 1
         if self._llm_i < len(self._llm_rows):
             self._llm_submit()
             return
-        self.requests_done += 1
-        self.recorder.request_done(self._req_start, now)
-        think = self._think_s()
-        if think > 0:
-            self._after(think, lambda _ev: self._llm_request())
-        else:
-            self._llm_request()
+        self._request_finished(now, 0.0)
 
     # -- open-loop validation workload ------------------------------------------------------
     def _open_decisions(self, rows: np.ndarray) -> tuple[Sequence[bool], np.ndarray]:
@@ -408,6 +523,8 @@ class Device:
             yield env.timeout(start_delay_s)
         llm_only = policy.mode == "llm_only"
         tau = 0.0 if llm_only else self.params.token_time_s
+        jitter = self._slm_times if not llm_only else None
+        p = self.params
         n = self.trace.num_rows
         mean_gap = 1.0 / self.params.arrival_rate_per_s
         while True:
@@ -418,18 +535,25 @@ class Device:
             bits = policy.payload_bits(rows).tolist()
             accepted = policy.accepted(rows).tolist()
             ks = policy.truncation_k(rows).tolist()
+            taus = (
+                (p.slm_latency_s * jitter.per_row(rows) + p.uncertainty_latency_s).tolist()
+                if jitter is not None
+                else None
+            )
+            log_rows = rows if rec.log_tokens else None
             for i, row in enumerate(rows.tolist()):
                 yield env.timeout(gaps[i])
+                t = tau if taus is None else taus[i]
                 if not tx[i]:
-                    rec.skipped_run(dev, env.now, tau, 1, cums, i, rows if rec.log_tokens else None)
+                    rec.skipped_run(dev, np.array([env.now + t]), t, cums, i, log_rows)
                     continue
                 job = Job(dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
-                job.slm_s = tau
+                job.slm_s = t
                 job.on_done = self._open_verified
                 if self.priority_key is not None:
                     job.priority = float(self.priority_key[row])
-                if tau > 0:
-                    self._timers.after(env.now, tau, job)
+                if t > 0:
+                    self._timers.after(env.now, t, job)
                 else:
                     self.submit([job])

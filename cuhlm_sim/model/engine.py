@@ -73,7 +73,8 @@ def simulate(
     timers = DraftTimers(env, submit)
     # One stream per component, drawn in device order: device i gets the i-th draw whatever
     # the device count, so adding devices leaves the others' offsets and start times alone.
-    offsets = stream(params.seed, Stream.TRACE_OFFSET).integers(trace.num_rows, size=n_dev)
+    # Each device's first sequence (its requests take the following ones in turn).
+    offsets = stream(params.seed, Stream.TRACE_OFFSET).integers(trace.num_sequences, size=n_dev)
     spread = params.devices.start_spread_s
     starts = (
         stream(params.seed, Stream.START).uniform(0, spread, size=n_dev)
@@ -102,6 +103,7 @@ def simulate(
             start_delay_s=start,
             priority_key=parts.priority_key,
             timers=timers,
+            slm_times=parts.slm_times(i),
             **extra,
         )
         dev.start()

@@ -15,10 +15,13 @@ class DeviceParams:
     count: int
     slm_latency_s: float
     uncertainty_latency_s: float
-    tokens_per_request: int
+    slm_latency_dist: str  # LATENCY_DISTS kind
+    slm_latency_cv: float
+    tokens_per_request: int | None  # None: the whole sequence
     think_time_s: float
     think_time_dist: str  # "exponential" | "fixed"
-    arrival: str  # "closed" | "poisson"
+    arrival: str  # "closed" | "poisson_requests" | "poisson"
+    request_rate_per_s: float
     arrival_rate_per_s: float
     start_spread_s: float
 
@@ -109,6 +112,8 @@ class ServerParams:
     gpus: int
     max_batch: int
     max_wait_s: float
+    llm_latency_dist: str  # LATENCY_DISTS kind
+    llm_latency_cv: float
     discipline: str
     downlink_latency_s: float  # the scenario's downlink.latency_s
 

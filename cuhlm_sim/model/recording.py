@@ -27,7 +27,7 @@ class WindowRule(Protocol):
 
     def contains(self, t: float) -> bool: ...
 
-    def holds_run(self, t0: float, tau: float, count: int) -> bool: ...
+    def holds(self, first: float, last: float) -> bool: ...
 
 
 class Ledger(Protocol):
@@ -75,16 +75,15 @@ class Recorder(Protocol):
 
     def close_window(self, now: float) -> None: ...
 
-    def request_done(self, start: float, end: float) -> None: ...
+    def request_done(self, start: float, first: float, end: float, tokens: int) -> None: ...
 
-    def skipped_block(self, device: int, sums: np.ndarray, token_s: float) -> None: ...
+    def skipped_block(self, device: int, sums: np.ndarray, latency: float | np.ndarray) -> None: ...
 
     def skipped_run(
         self,
         device: int,
-        t_run_start: float,
-        token_s: float,
-        count: int,
+        commits: np.ndarray,
+        latency: float | np.ndarray,
         cums: np.ndarray,
         pos: int,
         rows: np.ndarray | None = None,

@@ -30,8 +30,8 @@ Cost: creating a generator takes ~10–25 µs, fine at set-up but not per event.
   device per component (~0.2 s each at 10 000 devices). A component used this way must never
   get a second draw: that would be the block pattern above again; give it per-device streams
   instead.
-- Components with no device (the synthetic-trace reconstruction of ``u_accept``) use the
-  stream of item 0. The GPU server and the uplink draw no random numbers.
+- Components with no device (the synthetic-trace reconstruction of ``u_accept``, the GPU
+  server's batch-time factors) use the stream of item 0. The uplink draws no random numbers.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import numpy as np
 class Stream(IntEnum):
     """Component ids: the first spawn-key entry of a stream (append only, never renumber)."""
 
-    TRACE_OFFSET = 1  # one vectorised draw: each device's start row in the trace
+    TRACE_OFFSET = 1  # one vectorised draw: each device's first trace sequence
     POLICY = 2  # per device: random_skip coin flips
     THINK = 3  # per device: think times (closed loop), arrival gaps (open loop)
     CHANNEL = 4  # per device: SNR of the per_device channel model
@@ -55,6 +55,8 @@ class Stream(IntEnum):
     SHADOWING = 9  # per device: LOS uniform, then shadowing normal
     FADING = 10  # per device: block-fading gains
     MOBILITY = 11  # per device: random-waypoint waypoints and speeds
+    SLM_TIME = 12  # per device: lognormal drafting-time factors
+    GPU_TIME = 13  # no device (the server): lognormal batch-time factors
 
 
 def stream(seed: int, component: Stream, device: int = 0) -> np.random.Generator:

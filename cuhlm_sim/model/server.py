@@ -31,6 +31,7 @@ from cuhlm_sim.model.params import (
 from cuhlm_sim.model.policies.ihlm import importance_scores
 from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.registry import Registry
+from cuhlm_sim.model.timing import TimeFactors
 from cuhlm_sim.traces.arrays import TraceArrays
 
 # --- batch latency t(b) ----------------------------------------------------------------------
@@ -146,8 +147,18 @@ class ImportanceFirstQueue(PriorityQueue):
 
 
 class GpuServer:
-    def __init__(self, env: simpy.Environment, params: ServerParams, recorder: Recorder) -> None:
+    """``factors`` (:mod:`cuhlm_sim.model.timing`) multiply each batch's t(b) by one draw;
+    None keeps t(b) exact."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        params: ServerParams,
+        recorder: Recorder,
+        factors: TimeFactors | None = None,
+    ) -> None:
         self.env = env
+        self._factors = factors
         self.params = params
         self.recorder = recorder
         self._queue = DISCIPLINES.create(params.discipline)
@@ -187,6 +198,8 @@ class GpuServer:
             batch = q.take(b)
             self.recorder.gpu_queue.depart(now, b)
             service = self._latency[b]
+            if self._factors is not None:
+                service *= self._factors.per_batch(batch)
             end = now + service
             commit_delay = service + p.downlink_latency_s
             commit = end + p.downlink_latency_s

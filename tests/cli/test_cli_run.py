@@ -169,7 +169,7 @@ def test_quiet_prints_no_table(cli_runner, write_scenario, tmp_path):
 
 
 def test_seed_option_reaches_config_and_changes_the_run(cli_runner, write_scenario, tmp_path):
-    scenario = write_scenario()
+    scenario = write_scenario(devices={"start_spread_s": 0.5})
     runs = {}
     for name, seed in (("a", 11), ("b", 11), ("c", 12)):
         out = tmp_path / name

@@ -29,9 +29,10 @@ def gpu_bound(llm_latency_s: float = 0.01) -> dict[str, Any]:
         "seed": 3,
         "duration_s": 10.0,
         "warmup_s": 1.0,
-        "devices": {"count": 1, "slm_latency_s": TAU_S},
+        # fixed times: the closed form is for the deterministic closed loop
+        "devices": {"count": 1, "slm_latency_s": TAU_S, "slm_latency_dist": "fixed"},
         "uplink": {"bandwidth_hz": 1e12},
-        "server": {"max_batch": 1, "llm_latency_s": llm_latency_s},
+        "server": {"max_batch": 1, "llm_latency_s": llm_latency_s, "llm_latency_dist": "fixed"},
         "policy": {"kind": "hlm"},
         "trace": {"path": None, "synth_rows": 1000},
     }

@@ -61,6 +61,29 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "default.yaml",
         [*SHORT, "devices.arrival=poisson", "devices.arrival_rate_per_s=2"],
     ),
+    "default_poisson_requests": (
+        "default.yaml",
+        [
+            "duration_s=60",
+            "warmup_s=3",
+            "devices.arrival=poisson_requests",
+            "devices.request_rate_per_s=0.02",
+        ],
+    ),
+    "default_trace_times": (
+        "default.yaml",
+        [*SHORT, "devices.slm_latency_dist=trace", "server.llm_latency_dist=trace"],
+    ),
+    "default_fixed_times_cut": (
+        "default.yaml",
+        [
+            *SHORT,
+            "devices.slm_latency_dist=fixed",
+            "server.llm_latency_dist=fixed",
+            "devices.tokens_per_request=40",
+            "policy.kind=hlm",
+        ],
+    ),
     "uhlm_paper": ("uhlm_paper.yaml", ["duration_s=40"]),
     "default_mobility_logdist": (
         "default.yaml",

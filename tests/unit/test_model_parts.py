@@ -158,7 +158,7 @@ def test_recorder_skipped_run_window_arithmetic():
     rec.ledger = TokenLedger(1, np.zeros((10, 7)), np.zeros((10, len(SKIP))))
     n = np.arange(11, dtype=float)  # every token counts 1, is accepted, has π = 0.5
     cums = np.column_stack([n, n, n * 0.5])
-    rec.skipped_run(0, 0.0, 1.0, 10, cums, 0)
+    rec.skipped_run(0, 0.0 + 1.0 * np.arange(1, 11), 1.0, cums, 0)
     assert rec.ledger.skipped("tokens") == 5  # commits 3, 4, 5, 6, 7
     assert rec.ledger.skipped("accepted") == 5
     assert rec.ledger.skipped("accept_prob") == 2.5

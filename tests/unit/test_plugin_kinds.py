@@ -12,8 +12,10 @@ from cuhlm_sim.model.channel_state import CHANNELS, FADING, MOBILITY, RATE_MAPS
 from cuhlm_sim.model.policies import POLICIES
 from cuhlm_sim.model.registry import Registry
 from cuhlm_sim.model.server import BATCH_LATENCIES, DISCIPLINES
+from cuhlm_sim.model.timing import LATENCY_DISTS
 from cuhlm_sim.model.uplink import UPLINKS
 from cuhlm_sim.runner import check_scenario
+from tests.conftest import REAL_TRACE
 
 #: scenario key -> the registry its value is looked up in
 PLUGINS: dict[str, Registry | dict] = {
@@ -26,6 +28,8 @@ PLUGINS: dict[str, Registry | dict] = {
     "channel.rate_model": RATE_MAPS,
     "channel.fading": FADING,
     "channel.mobility": MOBILITY,
+    "devices.slm_latency_dist": LATENCY_DISTS,
+    "server.llm_latency_dist": LATENCY_DISTS,
 }
 
 #: Choices that select no implementation of their own (the components handle each value).
@@ -46,6 +50,9 @@ NEEDS: dict[str, dict] = {
     "channel.mobility": {"channel": {"model": "pathloss"}},
     "server.latency_model=table": {"server": {"latency_table": [[1, 0.1], [4, 0.2]]}},
     "server.discipline": {"policy": {"importance_source": "synthetic"}},
+    # recorded per-row times: the real trace has them, the synthetic one does not
+    "devices.slm_latency_dist=trace": {"trace": {"path": str(REAL_TRACE)}},
+    "server.llm_latency_dist=trace": {"trace": {"path": str(REAL_TRACE)}},
     "policy.kind": {"policy": {"importance_source": "synthetic"}},
 }
 

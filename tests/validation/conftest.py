@@ -30,7 +30,15 @@ def simulate(trace):
     """simulate(**sections) -> summary dict, for a scenario built from the given sections."""
 
     def _run(_output: bool = False, **sections: Any) -> Any:
-        base = {"warmup_s": 5.0, "duration_s": 200.0, "trace": {"path": None}}
+        # Fixed per-token times: the closed forms are for the deterministic cell (the jitter
+        # has tests of its own, test_latency_dists.py).
+        base = {
+            "warmup_s": 5.0,
+            "duration_s": 200.0,
+            "trace": {"path": None},
+            "devices": {"slm_latency_dist": "fixed"},
+            "server": {"llm_latency_dist": "fixed"},
+        }
         scn = Scenario.model_validate(_merge(base, sections))
         out = run_scenario(scn, trace=trace, count_events=True)
         return out if _output else out.summary

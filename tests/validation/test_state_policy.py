@@ -35,6 +35,7 @@ def _scenario(
     policy: dict[str, Any],
     devices: int = 2,
     tokens_per_request: int = 200,
+    dist: str = "fixed",
 ) -> Scenario:
     return Scenario.model_validate(
         {
@@ -44,11 +45,12 @@ def _scenario(
             "devices": {
                 "count": devices,
                 "slm_latency_s": 0.01,
+                "slm_latency_dist": dist,
                 "tokens_per_request": tokens_per_request,
             },
             "channel": channel,
             "uplink": {"bandwidth_hz": 2e7},
-            "server": {"llm_latency_s": 0.02, "max_batch": 4},
+            "server": {"llm_latency_s": 0.02, "llm_latency_dist": dist, "max_batch": 4},
             "downlink": {"latency_s": 0.001},
             "policy": policy,
             "trace": {"path": str(tiny_trace)},
@@ -91,7 +93,7 @@ def test_the_poor_channel_device_skips_more_by_the_amount_its_threshold_says(tin
     assert skip_rate[0] - skip_rate[1] == pytest.approx(whole[0] - whole[1], abs=0.03)
 
 
-def test_at_equal_snrs_it_is_uhlm_at_the_matching_threshold(tiny_trace):
+def test_at_equal_snrs_it_is_uhlm_at_the_matching_threshold(tiny_one_sequence):
     """At a fixed 3 dB, eta = log2(1 + 10^0.3) = 1.5827 and u_th = 0.081 + 0.04*(5.69 - eta) =
     0.2453 for every device and every decision: the same run as U-HLM at 0.2453, key for key
     (the trace share at policy.threshold aside: it reads the key, 0.081 here). Requests of
@@ -100,7 +102,9 @@ def test_at_equal_snrs_it_is_uhlm_at_the_matching_threshold(tiny_trace):
     u_th = 0.081 + 0.04 * (5.69 - eta)
     channel = {"model": "fixed", "snr_db": 3.0}
     adaptive, uhlm = (
-        run_scenario(_scenario(tiny_trace, channel, policy, devices=4, tokens_per_request=1500))
+        run_scenario(
+            _scenario(tiny_one_sequence, channel, policy, devices=4, tokens_per_request=1500)
+        )
         for policy in ({"kind": "uhlm_adaptive", **RULE}, {"kind": "uhlm", "threshold": u_th})
     )
     assert 0.1 < adaptive.summary["skip_rate"] < 0.99
@@ -178,12 +182,39 @@ def test_each_decision_sees_its_own_device_now(tiny_trace, spy):
         assert g["energy_j"].iloc[-1] > 0
 
 
-def test_decisions_stay_inside_the_row_only_blocks(tiny_trace, spy):
+def test_with_jittered_times_it_is_uhlm_up_to_float_rounding(tiny_one_sequence):
+    """The same pair with lognormal times: each row keeps its drafting time on both paths (the
+    draws do not depend on how the rows are cut into blocks), so every count is equal and
+    every time agrees to float rounding (the prefix sums restart at the state path's shorter
+    blocks)."""
+    eta = math.log2(1.0 + 10**0.3)
+    u_th = 0.081 + 0.04 * (5.69 - eta)
+    channel = {"model": "fixed", "snr_db": 3.0}
+    adaptive, uhlm = (
+        run_scenario(
+            _scenario(
+                tiny_one_sequence,
+                channel,
+                policy,
+                devices=4,
+                tokens_per_request=1500,
+                dist="lognormal",
+            )
+        )
+        for policy in ({"kind": "uhlm_adaptive", **RULE}, {"kind": "uhlm", "threshold": u_th})
+    )
+    for key in ("tokens_generated", "requests_completed", "batch_size_counts", "skip_rate"):
+        assert adaptive.summary[key] == uhlm.summary[key], key
+    for key in ("mean_token_latency_s", "p95_token_latency_s", "gpu_utilization"):
+        assert adaptive.summary[key] == pytest.approx(uhlm.summary[key], rel=1e-9), key
+
+
+def test_decisions_stay_inside_the_row_only_blocks(tiny_one_sequence, spy):
     """Requests of 1,500 rows are blocks [0, 1024) and [1024, 1500) on the row-only path; no
     decision of the state path reaches across them (what keeps the two runs identical: the
     same skip runs, hence the same float expressions for every draft time)."""
     scn = _scenario(
-        tiny_trace,
+        tiny_one_sequence,
         {"model": "fixed", "snr_db": 3.0},
         {"kind": "uhlm_adaptive", **RULE},
         tokens_per_request=1500,

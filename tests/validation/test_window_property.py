@@ -1,10 +1,12 @@
 """One window rule everywhere: the fast block booking, the exact per-token path and the
 per-token log classify every token the same way, over the whole space of cells.
 
-Hypothesis draws policy (row-only or state-aware) × arrival mode × scheduler × queue
-discipline × truncation × warm-up (including warm-ups such as 2.1 s that a commit lands on up
-to rounding: 0.7·3 = 2.0999999999999996). The expected values come from the exact path and
-from the token log read back as a table, never from the fast path's own counters.
+Hypothesis draws policy (row-only or state-aware) × arrival mode (closed, Poisson requests,
+Poisson tokens) × scheduler × queue discipline × truncation × per-token time distribution
+(fixed, lognormal, one-sequence requests cut or not) × warm-up (including warm-ups such as
+2.1 s that a commit lands on up to rounding: 0.7·3 = 2.0999999999999996). The expected values
+come from the exact path and from the token log read back as a table, never from the fast
+path's own counters.
 """
 
 from __future__ import annotations
@@ -40,14 +42,16 @@ FADED_CELL = {"model": "pathloss", "fading": "rayleigh", "coherence_time_s": 0.0
 cells = st.fixed_dictionaries(
     {
         "policy": st.sampled_from(POLICIES),
-        "arrival": st.sampled_from(["closed", "closed", "poisson"]),
+        "arrival": st.sampled_from(["closed", "closed", "poisson_requests", "poisson"]),
+        "slm_dist": st.sampled_from(["fixed", "lognormal"]),
+        "llm_dist": st.sampled_from(["fixed", "lognormal"]),
         "scheduler": st.sampled_from(
             ["equal_share", "round_robin", "proportional_fair", "max_rate"]
         ),
         "discipline": st.sampled_from(["fifo", "priority_uncertainty", "priority_importance"]),
         "warmup_s": st.sampled_from([0.0, 2.1, 0.9, 3.3]),
         "slm_latency_s": st.sampled_from([0.03, 0.01, 0.07, 0.7]),
-        "tokens_per_request": st.sampled_from([7, 64, 500]),
+        "tokens_per_request": st.sampled_from([7, 64, 500, None]),
         "think_time_s": st.sampled_from([0.0, 0.2]),
         "seed": st.integers(0, 50),
     }
@@ -68,13 +72,21 @@ def _scenario(c: dict) -> Scenario:
             "devices": {
                 "count": 5,
                 "slm_latency_s": c["slm_latency_s"],
+                "slm_latency_dist": c["slm_dist"],
+                **({"slm_latency_cv": 0.5} if c["slm_dist"] == "lognormal" else {}),
                 "tokens_per_request": c["tokens_per_request"],
                 "think_time_s": c["think_time_s"],
                 "arrival": c["arrival"],
                 "arrival_rate_per_s": 20.0,
+                **({"request_rate_per_s": 2.0} if c["arrival"] == "poisson_requests" else {}),
             },
             "uplink": {"scheduler": c["scheduler"], "bandwidth_hz": 2e8},
-            "server": {"discipline": c["discipline"], "max_batch": 4, "llm_latency_s": 0.02},
+            "server": {
+                "discipline": c["discipline"],
+                "max_batch": 4,
+                "llm_latency_s": 0.02,
+                "llm_latency_dist": c["llm_dist"],
+            },
             "downlink": {"latency_s": 0.003},
             "policy": policy,
             "trace": {"path": None},
@@ -115,9 +127,12 @@ def test_window_run_range_agrees_with_commit_times():
         tau = float(rng.choice([0.03, 0.1, 0.07, rng.uniform(1e-4, 0.5)]))
         t0 = float(rng.choice([0.0, w0 - 0.9, rng.uniform(-1, 6)]))
         count = int(rng.integers(0, 200))
-        commits = t0 + tau * np.arange(1, count + 1)
+        if rng.random() < 0.5:
+            commits = t0 + tau * np.arange(1, count + 1)
+        else:  # jittered: t0 + prefix sums of the run's drafting times
+            commits = t0 + np.cumsum(tau * rng.lognormal(-0.02, 0.2, count))
         inside = np.flatnonzero((commits >= w.start) & (commits <= w.end))
-        lo, hi = w.run_range(t0, tau, count)
+        lo, hi = w.run_range(commits)
         if inside.size:
             assert (lo, hi) == (inside[0], inside[-1] + 1)
         else:
@@ -128,4 +143,4 @@ def test_commit_a_rounding_error_below_the_warmup_is_outside():
     """0.7·3 = 2.0999999999999996 < 2.1: that token is outside, in summary and log alike."""
     w = Window(2.1, 5.0)
     assert 0.0 + 0.7 * 3 < 2.1
-    assert w.run_range(0.0, 0.7, 7) == (3, 7)  # commits 2.8, 3.5, 4.2, 4.9
+    assert w.run_range(Window.run_commits(0.0, 0.7, 7)) == (3, 7)  # commits 2.8, 3.5, 4.2, 4.9
