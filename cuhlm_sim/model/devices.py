@@ -74,6 +74,7 @@ class Device:
         "_block_tx",
         "_cum",
         "_exact",
+        "_first_commit",
         "_gaps",
         "_j",
         "_job",
@@ -137,6 +138,7 @@ class Device:
         self._policy_rng: np.random.Generator | None = None
         self._think_rng: np.random.Generator | None = None
         self.requests_done = 0
+        self._first_commit: float | None = None  # the current request's first token commit
         self._tau = params.token_time_s  # device time per drafted token [s], read per token
         self.start_delay_s = start_delay_s
         self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
@@ -224,6 +226,7 @@ class Device:
         self._req_start = self.env.now  # the request's first draft starts now
         self._left = self.params.tokens_per_request
         self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
+        self._first_commit = None  # set by the first block (skipped) or the first commit
         self._next_block()
 
     def _next_block(self) -> None:
@@ -243,6 +246,8 @@ class Device:
         n_sent = sent_pos.size
         self._block_tx = tx
         self._cum = None
+        if self._first_commit is None and not tx[0]:  # the request's first token is a skip
+            self._first_commit = self.env.now + self._tau
         self._rows = rows if self._exact else None
         self._size = size
         if not self._exact:
@@ -299,6 +304,8 @@ class Device:
         self._timers.after(now, delay, job)
 
     def _on_committed(self, job: Job, now: float) -> None:
+        if self._first_commit is None:  # the request's first token was verified
+            self._first_commit = now
         j = self._j
         if job.prebooked and not self._window.contains(job.t_commit):
             self._book_sent(j, j + 1, -1)  # booked with the block, committed outside the window
@@ -321,7 +328,12 @@ class Device:
             self._next_block()
             return
         self.requests_done += 1
-        self.recorder.request_done(self._req_start, self.env.now + self._pending)
+        self.recorder.request_done(
+            self._req_start,
+            self.env.now + self._pending,
+            self._first_commit,
+            self.params.tokens_per_request,
+        )
         wait = self._pending + self._think_s()
         if wait > 0:
             self._after(wait, lambda _ev: self._hybrid_request())
@@ -379,11 +391,13 @@ class Device:
 
     def _llm_committed(self, job: Job, now: float) -> None:
         self._llm_i += 1
+        if self._llm_i == 1:
+            self._first_commit = now
         if self._llm_i < len(self._llm_rows):
             self._llm_submit()
             return
         self.requests_done += 1
-        self.recorder.request_done(self._req_start, now)
+        self.recorder.request_done(self._req_start, now, self._first_commit, len(self._llm_rows))
         think = self._think_s()
         if think > 0:
             self._after(think, lambda _ev: self._llm_request())

@@ -75,7 +75,16 @@ class Recorder(Protocol):
 
     def close_window(self, now: float) -> None: ...
 
-    def request_done(self, start: float, end: float) -> None: ...
+    def request_done(
+        self,
+        start: float,
+        end: float,
+        first_commit: float | None = None,
+        tokens: int | None = None,
+    ) -> None:
+        """A request ended: its first draft started at ``start``, its first token committed at
+        ``first_commit``, its last at ``end``; ``tokens`` output tokens (the last two give its
+        time per output token; a device that omits them leaves the request out of it)."""
 
     def skipped_block(self, device: int, sums: np.ndarray, token_s: float) -> None: ...
 
