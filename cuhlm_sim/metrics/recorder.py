@@ -121,23 +121,15 @@ class Recorder:
         self.ledger = TokenLedger.for_policy(policy, trace, self.num_devices)
         return self.ledger
 
-    def request_done(
-        self,
-        start: float,
-        end: float,
-        first_commit: float | None = None,
-        tokens: int | None = None,
-    ) -> None:
-        """A request drafted its first token at ``start``; its last token commits at ``end``.
-
-        ``first_commit`` (its first token's commit) and ``tokens`` (its output tokens) give its
-        time per output token, (end − first_commit) / (tokens − 1), when it has two or more.
-        """
+    def request_done(self, start: float, first: float, end: float, tokens: int) -> None:
+        """A request of ``tokens`` tokens started at ``start`` (closed loop: its first draft),
+        its first token committed at ``first`` and its last at ``end``: its latency, and with
+        two tokens or more its time per output token (end − first) / (tokens − 1)."""
         if self.window.contains(end):
             self.request_latency.append(end - start)
             self.request_latency.fold_if_full()
-            if first_commit is not None and tokens is not None and tokens > 1:
-                self.tpot.append((end - first_commit) / (tokens - 1))
+            if tokens > 1:
+                self.tpot.append((end - first) / (tokens - 1))
                 self.tpot.fold_if_full()
 
     def open_window(self, now: float) -> None:

@@ -138,7 +138,7 @@ class Device:
         self._policy_rng: np.random.Generator | None = None
         self._think_rng: np.random.Generator | None = None
         self.requests_done = 0
-        self._first_commit: float | None = None  # the current request's first token commit
+        self._first_commit = -1.0  # the current request's first token commit, once known
         self._tau = params.token_time_s  # device time per drafted token [s], read per token
         self.start_delay_s = start_delay_s
         self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
@@ -226,7 +226,7 @@ class Device:
         self._req_start = self.env.now  # the request's first draft starts now
         self._left = self.params.tokens_per_request
         self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
-        self._first_commit = None  # set by the first block (skipped) or the first commit
+        self._first_commit = -1.0  # set by the first block (skipped) or the first commit
         self._next_block()
 
     def _next_block(self) -> None:
@@ -246,7 +246,7 @@ class Device:
         n_sent = sent_pos.size
         self._block_tx = tx
         self._cum = None
-        if self._first_commit is None and not tx[0]:  # the request's first token is a skip
+        if self._first_commit < 0 and not tx[0]:  # the request's first token is a skip
             self._first_commit = self.env.now + self._tau
         self._rows = rows if self._exact else None
         self._size = size
@@ -304,7 +304,7 @@ class Device:
         self._timers.after(now, delay, job)
 
     def _on_committed(self, job: Job, now: float) -> None:
-        if self._first_commit is None:  # the request's first token was verified
+        if self._first_commit < 0:  # the request's first token was verified
             self._first_commit = now
         j = self._j
         if job.prebooked and not self._window.contains(job.t_commit):
@@ -330,8 +330,8 @@ class Device:
         self.requests_done += 1
         self.recorder.request_done(
             self._req_start,
-            self.env.now + self._pending,
             self._first_commit,
+            self.env.now + self._pending,
             self.params.tokens_per_request,
         )
         wait = self._pending + self._think_s()
@@ -397,7 +397,7 @@ class Device:
             self._llm_submit()
             return
         self.requests_done += 1
-        self.recorder.request_done(self._req_start, now, self._first_commit, len(self._llm_rows))
+        self.recorder.request_done(self._req_start, self._first_commit, now, len(self._llm_rows))
         think = self._think_s()
         if think > 0:
             self._after(think, lambda _ev: self._llm_request())

@@ -75,16 +75,9 @@ class Recorder(Protocol):
 
     def close_window(self, now: float) -> None: ...
 
-    def request_done(
-        self,
-        start: float,
-        end: float,
-        first_commit: float | None = None,
-        tokens: int | None = None,
-    ) -> None:
-        """A request ended: its first draft started at ``start``, its first token committed at
-        ``first_commit``, its last at ``end``; ``tokens`` output tokens (the last two give its
-        time per output token; a device that omits them leaves the request out of it)."""
+    def request_done(self, start: float, first: float, end: float, tokens: int) -> None:
+        """A request of ``tokens`` tokens started at ``start`` (closed loop: its first draft),
+        its first token committed at ``first`` and its last at ``end``."""
 
     def skipped_block(self, device: int, sums: np.ndarray, token_s: float) -> None: ...
 
