@@ -173,3 +173,23 @@ def test_tpot_quantile_equals_the_token_log(trace, policy):
     if policy["kind"] == "uhlm":
         first_sent = log.groupby(["device", "request"])["sent"].first()
         assert first_sent.any() and not first_sent.all()
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [{"kind": "uhlm", "threshold": 0.3}, {"kind": "llm_only"}, {"kind": "uhlm_adaptive"}],
+)
+def test_the_warmup_does_not_change_the_trajectory(trace, policy):
+    """`auto` rests on this: the pilot (window [0, D]) and the run with a warm-up w (window
+    [w, w + D]) replay the same tokens at the same times up to D, so the pilot's cut is a
+    cut of the run that is measured."""
+    kw = {**TRANSIENT, "policy": policy, "duration_s": 6.0}
+    if policy["kind"] == "uhlm_adaptive":
+        kw["channel"] = {"model": "pathloss", "fading": "rayleigh", "coherence_time_s": 0.05}
+    logs = []
+    for warmup in (0.0, 2.345):
+        out = run_scenario(scenario(warmup_s=warmup, **kw), trace=trace, log_tokens=True)
+        df = pd.DataFrame(out.result.recorder.token_log()).drop(columns="in_window")
+        logs.append(df[df["t_commit_s"] <= 6.0].reset_index(drop=True))
+    assert len(logs[0]) > 500
+    pd.testing.assert_frame_equal(logs[0], logs[1])
