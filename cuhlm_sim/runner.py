@@ -16,6 +16,7 @@ from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.metrics.accuracy import run_accuracy
 from cuhlm_sim.metrics.compute import summarize
 from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.metrics.steady import Truncation
 from cuhlm_sim.model import engine
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.policies.ihlm import importance_source_used
@@ -57,6 +58,30 @@ def simulate(
     return engine.simulate(params, trace, _recorder(params), count_events=count_events)
 
 
+def _auto_warmup(
+    scenario: Scenario, trace: TraceArrays, log_tokens: bool, count_events: bool
+) -> tuple[RunResult[Recorder], Truncation]:
+    """``warmup_s: auto``: a pilot run with the window [0, duration_s] gives the series of
+    verified-token latencies; MSER-5 cuts it; the run is repeated with that warm-up.
+
+    The model never reads the window (it only books against it), so the same seed gives the
+    same trajectory whatever the warm-up: the second run is the pilot's, measured over
+    [warm-up, warm-up + duration_s]. When nothing is cut the pilot is that run, and is used.
+    """
+    pilot = simulate(
+        build_params(scenario, trace, log_tokens=log_tokens, warmup_s=0.0),
+        trace,
+        count_events=count_events,
+    )
+    series = pilot.recorder.latency_series
+    cut = series.truncation()
+    warmup = series.truncation_time(cut)
+    if warmup <= 0:
+        return pilot, cut
+    params = build_params(scenario, trace, log_tokens=log_tokens, warmup_s=warmup)
+    return simulate(params, trace, count_events=count_events), cut
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -64,13 +89,18 @@ def run_scenario(
     log_tokens: bool = False,
     count_events: bool = False,
 ) -> RunOutput:
-    """Simulate ``scenario``; pass ``trace`` to reuse one already loaded."""
+    """Simulate ``scenario``; pass ``trace`` to reuse one already loaded. With
+    ``warmup_s: auto`` this is two runs of the same seed (see :func:`_auto_warmup`);
+    ``wall_time_s`` covers both."""
     if trace is None:
         trace = load_scenario_trace(scenario)
-    params = build_params(scenario, trace, log_tokens=log_tokens)
     t0 = time.perf_counter()
-    result = simulate(params, trace, count_events=count_events)
-    summary = summarize(result)
+    if scenario.warmup_s == "auto":
+        result, cut = _auto_warmup(scenario, trace, log_tokens, count_events)
+    else:
+        params = build_params(scenario, trace, log_tokens=log_tokens)
+        result, cut = simulate(params, trace, count_events=count_events), None
+    summary = summarize(result, cut)
     summary.update(run_accuracy(scenario, trace))
     summary["importance_source"] = importance_source_used(
         scenario.policy.kind, scenario.server.discipline, scenario.policy.importance_source

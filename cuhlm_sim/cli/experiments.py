@@ -208,13 +208,15 @@ def capacity(
     except KeyboardInterrupt:
         _interrupted(store.root)
     table = Table(title=f"capacity: {' and '.join(map(str, slos))}", title_justify="left")
-    for col in (*(k for k, _ in axes), "capacity", "bracket [lower, upper)", "runs"):
+    cols = ("capacity", "requests/s at capacity", "bracket [lower, upper)", "runs")
+    for col in (*(k for k, _ in axes), *cols):
         table.add_column(col, justify="right")
     for e in entries:
         upper = f">{max_devices}" if e.capped else str(e.upper)
         table.add_row(
             *(str(v) for v in e.params.values()),
             str(e.capacity),
+            "–" if e.capacity_requests_per_s is None else f"{e.capacity_requests_per_s:.4g}",
             f"[{e.lower}, {upper})",
             str(len(e.runs)),
         )

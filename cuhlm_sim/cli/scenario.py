@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cuhlm_sim.cli.common import console
+from cuhlm_sim.cli.common import console, err_console
 from cuhlm_sim.errors import CuhlmError
 
 
@@ -64,6 +64,26 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
     for key, label, unit in ROWS:
         table.add_row(label, _fmt(summary.get(key)), unit)
     console.print(table)
+
+
+def steady_state_warning(summary: dict[str, Any], devices: int) -> str | None:
+    """The one line ``cuhlm run`` prints when the run did not reach a steady state."""
+    if summary.get("steady_state", True):
+        return None
+    from cuhlm_sim.metrics.steady import MIN_REQUESTS_PER_DEVICE
+
+    done = summary.get("requests_completed") or 0
+    if done < MIN_REQUESTS_PER_DEVICE * devices:
+        why = (
+            f"{done} requests completed in the window, {done / devices:.3g} per device "
+            f"(at least {MIN_REQUESTS_PER_DEVICE} needed)"
+        )
+    else:
+        why = "the verified-token latency had not settled (MSER-5 found no end of the transient)"
+    return (
+        f"warning: no steady state: {why}; lengthen duration_s "
+        "(docs/metrics.md, Steady state). Results written anyway."
+    )
 
 
 def run(
@@ -123,6 +143,9 @@ def run(
     write_result_dir(out, writers, overwrite=force)
     if not quiet:
         print_summary(result.summary, f"{scenario} (seed {scn.seed}, {scn.policy.kind})")
+    warning = steady_state_warning(result.summary, scn.devices.count)
+    if warning:
+        err_console.print(escape(warning), style="yellow", highlight=False, soft_wrap=True)
     console.print(f"results: {out}  ({result.wall_time_s:.2f} s wall)", highlight=False)
 
 

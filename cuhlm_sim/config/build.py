@@ -81,9 +81,24 @@ def _server(scn: s.Scenario) -> p.ServerParams:
     return section_params(server, downlink_latency_s=downlink_s)
 
 
-def build_params(scn: s.Scenario, trace: TraceArrays, *, log_tokens: bool = False) -> p.SimParams:
+def auto_pilot_warmup(warmup_s: float | str) -> float:
+    """The scenario's warm-up as a number: ``auto`` starts from 0 (the pilot's window)."""
+    return 0.0 if warmup_s == "auto" else float(warmup_s)
+
+
+def build_params(
+    scn: s.Scenario,
+    trace: TraceArrays,
+    *,
+    log_tokens: bool = False,
+    warmup_s: float | None = None,
+) -> p.SimParams:
     """Every section maps onto its parameter class; the values that come from elsewhere are the
-    server's table (a profile's) and downlink, and the trace's |V|."""
+    server's table (a profile's) and downlink, and the trace's |V|.
+
+    ``warmup_s`` replaces the scenario's warm-up; with ``warmup_s: auto`` and none given, the
+    warm-up is 0 (the pilot run of the detection, :func:`cuhlm_sim.runner.run_scenario`).
+    """
     c = scn.channel
     snr_list = getattr(c, "snr_db_list", None)
     if snr_list is not None and len(snr_list) != scn.devices.count:
@@ -94,7 +109,7 @@ def build_params(scn: s.Scenario, trace: TraceArrays, *, log_tokens: bool = Fals
     return p.SimParams(
         seed=scn.seed,
         duration_s=scn.duration_s,
-        warmup_s=scn.warmup_s,
+        warmup_s=warmup_s if warmup_s is not None else auto_pilot_warmup(scn.warmup_s),
         devices=section_params(scn.devices),
         channel=section_params(c),
         uplink=section_params(scn.uplink),

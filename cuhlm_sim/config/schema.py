@@ -15,10 +15,11 @@ values of another key of its model is marked ``When`` (``rician_k_db`` for ``fad
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cuhlm_sim.config.kinds import SchemaModel, When, by_kind
 
@@ -598,7 +599,12 @@ class Scenario(SchemaModel):
     duration_s: float = Field(
         60.0, gt=0, description="Simulated time measured after the warm-up [s]."
     )
-    warmup_s: float = Field(5.0, ge=0, description="Simulated time discarded at the start [s].")
+    warmup_s: float | Literal["auto"] = Field(
+        5.0,
+        description="Simulated time discarded at the start [s], or `auto`: found by MSER-5 on "
+        "a pilot run of the same seed over [0, duration_s] (docs/metrics.md, Steady state); "
+        "`duration_s` is then measured after the warm-up found.",
+    )
     # A section by kind defaults to {}: its default kind with every key at its default.
     devices: DevicesConfig = DevicesConfig()
     channel: ChannelConfig = Field(default_factory=dict)
@@ -609,3 +615,13 @@ class Scenario(SchemaModel):
     payload: PayloadConfig = PayloadConfig()
     energy: EnergyConfig = EnergyConfig()
     trace: TraceConfig = TraceConfig()
+
+    @field_validator("warmup_s", mode="before")
+    @classmethod
+    def _warmup_number_or_auto(cls, v: object) -> object:
+        """One message for every wrong warm-up (the union would give one per member)."""
+        if v == "auto" or (
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+        ):
+            return v
+        raise ValueError("Input should be a number of seconds >= 0 or 'auto'")

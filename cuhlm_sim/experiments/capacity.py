@@ -4,7 +4,9 @@ For each value of the ``--over`` axes, the device count is found by exponential 
 (1, 2, 4, ... until a count fails) and then bisection between the last passing and the first
 failing count. A count *passes* when, for every SLO, the mean of the metric over the
 repetitions meets the bound; a run that fails or a metric that is undefined (null) fails the
-count. The search assumes the metrics are monotone in the number of devices, which holds for
+count. Any numeric key of ``summary.json`` can carry an SLO (``p95_request_latency_s<=30``,
+``request_throughput_per_s>=2``; a nested one as ``name.sub``); an unknown one is a user
+error. The search assumes the metrics are monotone in the number of devices, which holds for
 latencies and utilisations of a shared cell up to simulation noise; the per-count means and
 95% CIs in the output show how close the boundary evaluations are.
 
@@ -126,12 +128,19 @@ def _search(start: int, max_devices: int, resolution: int) -> Generator[int, boo
     return lo, hi
 
 
+#: The summary key whose mean at the capacity is reported as ``capacity_requests_per_s``.
+REQUEST_RATE = "request_throughput_per_s"
+
+
 @dataclass
 class CapacityEntry:
-    """Result for one axis value; ``capacity = lower`` and ``upper`` is the first failing count."""
+    """Result for one axis value; ``capacity = lower`` and ``upper`` is the first failing count;
+    ``capacity_requests_per_s``: the mean request throughput of the runs at the capacity (None
+    when the capacity is 0 or those runs have no finite value)."""
 
     params: dict[str, Any]
     capacity: int = 0
+    capacity_requests_per_s: float | None = None
     lower: int = 0
     upper: int = 0
     capped: bool = False
@@ -145,6 +154,7 @@ class CapacityEntry:
             "value": first[1],
             "params": self.params,
             "capacity": self.capacity,
+            "capacity_requests_per_s": self.capacity_requests_per_s,
             "lower": self.lower,
             "upper": self.upper,
             "capped": self.capped,
@@ -184,8 +194,15 @@ def _check_metrics(base: Scenario, slos: Sequence[SLO]) -> None:
             [("duration_s", 1e-3), ("warmup_s", 0.0), ("devices.count", 1)],
         )
     )
-    known = flatten_summary(run_scenario(probe, trace=cached_trace(probe)).summary)
+    summary = run_scenario(probe, trace=cached_trace(probe)).summary
+    known = flatten_summary(summary)
     unknown = [s for s in slos if s.metric not in known]
+    if unknown and unknown[0].metric in summary:
+        value = summary[unknown[0].metric]
+        raise CuhlmError(
+            f"--slo {unknown[0]}: {unknown[0].metric!r} is not a numeric metric "
+            f"(summary.json holds a {type(value).__name__} there); SLOs compare numbers"
+        )
     if unknown:
         names = ", ".join(sorted(known))
         raise CuhlmError(
@@ -243,8 +260,18 @@ def find_capacity(
                 e = entries[i]
                 e.capacity, e.lower, e.upper = lo, lo, hi
                 e.capped = hi > max_devices
+                e.capacity_requests_per_s = _rate_at(e, lo)
         pending = nxt
     return entries
+
+
+def _rate_at(entry: CapacityEntry, n: int) -> float | None:
+    """Mean request throughput of the evaluated count ``n`` (None if not finite or absent)."""
+    for ev in entry.evaluations:
+        if ev["devices"] == n:
+            rate = ev[REQUEST_RATE]
+            return rate if math.isfinite(rate) else None
+    return None
 
 
 def _evaluate(
@@ -267,7 +294,17 @@ def _evaluate(
             "values": vals.tolist(),
         }
         passed = passed and slo.met(mean)
-    entry.evaluations.append({"devices": n, "passed": passed, "metrics": metrics})
+    rates = np.array(
+        [flatten_summary(r.get("summary")).get(REQUEST_RATE, math.nan) for r in records]
+    )
+    entry.evaluations.append(
+        {
+            "devices": n,
+            "passed": passed,
+            "metrics": metrics,
+            REQUEST_RATE: float(rates.mean()) if rates.size else math.nan,
+        }
+    )
     for r in records:
         summary = flatten_summary(r.get("summary"))
         entry.runs.append(
@@ -337,7 +374,9 @@ def write_capacity(
                 "slos": [str(s) for s in slos],
                 "repetitions": repetitions,
                 "rule": "capacity = largest devices.count whose mean over repetitions meets "
-                "every SLO; lower = capacity, upper = smallest failing count",
+                "every SLO; lower = capacity, upper = smallest failing count; "
+                "capacity_requests_per_s = mean request_throughput_per_s of the runs at the "
+                "capacity",
                 "entries": [e.to_json() for e in entries],
             },
             tmp,

@@ -13,6 +13,7 @@ import numpy as np
 
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.metrics.stages import Stage
+from cuhlm_sim.metrics.steady import MIN_REQUESTS_PER_DEVICE, Truncation
 from cuhlm_sim.model.recording import RunResult
 
 #: Probabilities of the token-latency quantiles in summary.json (a sampled CDF).
@@ -73,7 +74,9 @@ def device_table(result: RunResult[Recorder]) -> dict[str, np.ndarray]:
     }
 
 
-def summarize(result: RunResult[Recorder]) -> dict[str, Any]:
+def summarize(result: RunResult[Recorder], cut: Truncation | None = None) -> dict[str, Any]:
+    """The summary of a finished run. ``cut``: MSER-5's answer on the pilot of
+    ``warmup_s: auto``; without it the detector reads the measured window's own series."""
     p, r = result.params, result.recorder
     led = r.ledger
     duration = p.duration_s
@@ -113,6 +116,10 @@ def summarize(result: RunResult[Recorder]) -> dict[str, Any]:
     req_values, req_weights = r.request_latency.weighted()
     (req_p95,) = weighted_quantiles(req_values, req_weights, (0.95,))
     n_requests = float(req_weights.sum())
+    (tpot_p95,) = weighted_quantiles(*r.tpot.weighted(), (0.95,))
+    if cut is None:
+        cut = r.latency_series.truncation()
+    steady = bool(cut.found and n_requests >= MIN_REQUESTS_PER_DEVICE * p.devices.count)
     summary: dict[str, Any] = {
         "tokens_generated": int(n),
         "throughput_tokens_per_s": throughput,
@@ -146,6 +153,8 @@ def summarize(result: RunResult[Recorder]) -> dict[str, Any]:
         "p95_verified_token_latency_s": verified_p95,
         "mean_request_latency_s": _ratio(float((req_values * req_weights).sum()), n_requests),
         "p95_request_latency_s": req_p95,
+        "request_throughput_per_s": n_requests / duration,
+        "p95_tpot_s": tpot_p95,
         "mean_gpu_queue_wait_s": sent_breakdown["gpu_queue_s"],
         "mean_uplink_queue_s": _ratio(r.stage_sums[Stage.UPLINK_QUEUE], n_uplink),
         "mean_airtime_s": _ratio(r.stage_sums[Stage.AIRTIME], n_uplink),
@@ -179,5 +188,7 @@ def summarize(result: RunResult[Recorder]) -> dict[str, Any]:
         "requests_completed": int(n_requests),
         "simpy_events": result.events if result.events >= 0 else None,
         "window_s": [p.warmup_s, p.end_s],
+        "warmup_used_s": p.warmup_s,
+        "steady_state": steady,
     }
     return summary

@@ -8,7 +8,9 @@ window; a skip run that crosses a window edge comes as a whole run
 (count, first commit time, spacing), so it costs O(1), not O(run length). The times of a
 verified token are booked when its GPU batch commits (:meth:`Recorder.sent`).
 Per-token rows are kept only with ``log_tokens``; otherwise memory is a few counters per
-device plus three bounded samples (verified-token latency, GPU wait, request latency).
+device plus four bounded samples (verified-token latency, GPU wait, request latency, time per
+output token) and the batch means of 5 verified-token latencies that MSER-5 reads
+(:mod:`cuhlm_sim.metrics.steady`, two floats per 5 tokens).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from cuhlm_sim.metrics.ledger import SKIP, TokenLedger
 from cuhlm_sim.metrics.sample import BoundedSample, SignedSample
 from cuhlm_sim.metrics.stages import Stage
+from cuhlm_sim.metrics.steady import LatencySeries
 from cuhlm_sim.metrics.window import Window
 
 # Stage indices as plain ints: sent() adds to the stage sums per batch, where looking up an
@@ -85,6 +88,10 @@ class Recorder:
         self.sent_latency = BoundedSample()
         # requests whose last token commits inside the window
         self.request_latency = BoundedSample()
+        # time per output token of those requests (the ones that report their first commit)
+        self.tpot = BoundedSample()
+        # in-window verified-token latencies in commit order, as batch means of 5 (MSER-5)
+        self.latency_series = LatencySeries()
         self.stage_sums = [0.0] * len(Stage)  # indexed by Stage
         # shared resources
         self.gpu_busy_s = 0.0
@@ -118,10 +125,14 @@ class Recorder:
 
     def request_done(self, start: float, first: float, end: float, tokens: int) -> None:
         """A request of ``tokens`` tokens arrived at ``start`` (closed loop: its first draft
-        started), its first token committed at ``first`` and its last at ``end``."""
+        started), its first token committed at ``first`` and its last at ``end``: its latency,
+        and with two tokens or more its time per output token (end − first) / (tokens − 1)."""
         if self.window.contains(end):
             self.request_latency.append(end - start)
             self.request_latency.fold_if_full()
+            if tokens > 1:
+                self.tpot.append((end - first) / (tokens - 1))
+                self.tpot.fold_if_full()
 
     def open_window(self, now: float) -> None:
         """Called once at the window start: level integrals count from here."""
@@ -222,8 +233,11 @@ class Recorder:
                 book(job.device, [job.row])
         dev_ulq = self._device_uplink_queue_s
         slm = ul_queue = airtime = gpu_queue = tx_air = radiated = 0.0
+        lats = []
         for job in batch:
-            lat_append(t - job.t_start)
+            lat = t - job.t_start
+            lat_append(lat)
+            lats.append(lat)
             wait = gpu_start - job.t_gpu_arrive
             gpu_queue += wait
             wait_append(wait)
@@ -236,6 +250,7 @@ class Recorder:
             airtime += job.t_ul_end - ul_start
             tx_air += job.tx_air_s
             radiated += job.radiated_s
+        self.latency_series.extend(t, lats)
         self.tx_air_s += tx_air
         self.radiated_s += radiated
         s[_SLM] += slm

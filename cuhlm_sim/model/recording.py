@@ -75,7 +75,9 @@ class Recorder(Protocol):
 
     def close_window(self, now: float) -> None: ...
 
-    def request_done(self, start: float, first: float, end: float, tokens: int) -> None: ...
+    def request_done(self, start: float, first: float, end: float, tokens: int) -> None:
+        """A request of ``tokens`` tokens started at ``start`` (closed loop: its first draft),
+        its first token committed at ``first`` and its last at ``end``."""
 
     def skipped_block(self, device: int, sums: np.ndarray, latency: float | np.ndarray) -> None: ...
 

@@ -34,6 +34,7 @@ PLUGINS: dict[str, Registry | dict] = {
 
 #: Choices that select no implementation of their own (the components handle each value).
 OPTIONS = {
+    "warmup_s",  # a number or `auto` (MSER-5, metrics/steady.py)
     "devices.think_time_dist",
     "devices.arrival",
     "channel.spread",

@@ -4,9 +4,9 @@ per-token log classify every token the same way, over the whole space of cells.
 Hypothesis draws policy (row-only or state-aware) × arrival mode (closed, Poisson requests,
 Poisson tokens) × scheduler × queue discipline × truncation × per-token time distribution
 (fixed, lognormal, one-sequence requests cut or not) × warm-up (including warm-ups such as
-2.1 s that a commit lands on up to rounding: 0.7·3 = 2.0999999999999996). The expected values
-come from the exact path and from the token log read back as a table, never from the fast
-path's own counters.
+2.1 s that a commit lands on up to rounding: 0.7·3 = 2.0999999999999996, and ``auto``, whose
+MSER-5 warm-up both paths must find alike). The expected values come from the exact path and
+from the token log read back as a table, never from the fast path's own counters.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ cells = st.fixed_dictionaries(
             ["equal_share", "round_robin", "proportional_fair", "max_rate"]
         ),
         "discipline": st.sampled_from(["fifo", "priority_uncertainty", "priority_importance"]),
-        "warmup_s": st.sampled_from([0.0, 2.1, 0.9, 3.3]),
+        "warmup_s": st.sampled_from([0.0, 2.1, 0.9, 3.3, "auto"]),
         "slm_latency_s": st.sampled_from([0.03, 0.01, 0.07, 0.7]),
         "tokens_per_request": st.sampled_from([7, 64, 500, None]),
         "think_time_s": st.sampled_from([0.0, 0.2]),
@@ -107,7 +107,8 @@ def test_fast_booking_equals_exact_path_and_log(trace, cell, both_paths):
 
     # The token log, as a table, with the window rule applied by hand.
     log = pd.DataFrame(exact.result.recorder.token_log())
-    w0, w1 = scn.warmup_s, scn.warmup_s + scn.duration_s
+    w0 = fast.summary["warmup_used_s"]  # `auto`: MSER-5's, the same on both paths
+    w1 = w0 + scn.duration_s
     inside = log[(log["t_commit_s"] >= w0) & (log["t_commit_s"] <= w1)] if len(log) else log
     assert len(inside) == fast.summary["tokens_generated"]
     if len(inside):
