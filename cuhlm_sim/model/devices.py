@@ -1,8 +1,7 @@
-"""The device process: draft tokens, skip or transmit, wait for verification.
+"""The hybrid device: draft tokens, skip or transmit, wait for verification.
 
-A request replays one whole trace sequence from its first token (``tokens_per_request`` may
-cut it); each device starts at its own random sequence and takes the following ones in turn.
-Per request it asks the policy for a whole block of decisions at once, then advances through
+Requests (one trace sequence each) come from :mod:`cuhlm_sim.model.device_base`. Per request
+the device asks the policy for a whole block of decisions at once, then advances through
 the block: a run of m skipped tokens followed by a transmitted one costs one timeout of their
 summed drafting times ((m + 1)·τ when times are fixed; per-token draws from the device's own
 stream otherwise, :mod:`cuhlm_sim.model.timing`), and a skipped token never touches a shared
@@ -22,24 +21,11 @@ blocks through the same booking (:mod:`cuhlm_sim.model.state_device`).
 from __future__ import annotations
 
 from array import array
-from collections import deque
-from collections.abc import Generator, Sequence
 
 import numpy as np
-import simpy
 
+from cuhlm_sim.model.device_base import BLOCK_ROWS, DeviceBase
 from cuhlm_sim.model.job import Job
-from cuhlm_sim.model.params import DeviceParams
-from cuhlm_sim.model.policies.base import Policy
-from cuhlm_sim.model.recording import Recorder
-from cuhlm_sim.model.rng import Stream, stream
-from cuhlm_sim.model.timers import DraftTimers
-from cuhlm_sim.model.timing import TimeFactors
-from cuhlm_sim.traces.arrays import TraceArrays
-
-#: Largest block of trace rows decided at once: bounds per-device memory (~60 kB at most)
-#: however long a request is, while the per-block numpy work (~50 µs) stays small per token.
-BLOCK_ROWS = 1024
 
 
 def _f64(a: np.ndarray) -> array:
@@ -54,239 +40,47 @@ def _i64(a: np.ndarray) -> array:
     return out
 
 
-class Device:
-    """One mobile device running the SLM.
+class Device(DeviceBase):
+    """A device running the SLM: it drafts every token, and the policy decides per token
+    whether the LLM verifies it. Takes the arguments of
+    :class:`~cuhlm_sim.model.device_base.DeviceBase`."""
 
-    Parameters
-    ----------
-    index : int
-        Device id (also its RNG spawn key).
-    seed : int
-        The run's seed; the device's policy and think-time streams derive from it.
-    offset : int
-        First trace sequence it replays (requests take the following ones in turn).
-    submit : callable(list[Job])
-        Where transmitted drafts go (the uplink, or the GPU directly for LLM-only).
-    timers : DraftTimers
-        The cell's shared draft-completion timers (closed-loop hybrid devices use them).
-    slm_times : TimeFactors or None
-        Drafting-time factors (mean 1) of its tokens; None: every token takes τ.
-    """
-
-    # Slots: the per-token paths read a dozen attributes; slot reads are the cheapest.
     __slots__ = (
         "_accepted",
-        "_arrivals",
         "_bits",
         "_block_start",
         "_block_tx",
-        "_busy",
         "_c",
         "_cum",
         "_durs",
-        "_exact",
-        "_first",
         "_gaps",
         "_j",
         "_job",
         "_ks",
-        "_ledger",
         "_left",
-        "_llm_i",
-        "_llm_rows",
         "_n_sent",
         "_pending",
-        "_policy_rng",
         "_prio",
-        "_req_start",
-        "_req_tokens",
         "_row_ids",
         "_rows",
-        "_seed",
         "_sent_pos",
         "_sent_rows",
-        "_seq",
         "_size",
-        "_slm_times",
-        "_tau",
-        "_think_rng",
-        "_timers",
-        "_window",
-        "cursor",
-        "env",
-        "index",
-        "params",
-        "policy",
-        "priority_key",
-        "recorder",
-        "requests_done",
-        "start_delay_s",
-        "submit",
-        "trace",
     )
 
-    def __init__(
-        self,
-        env: simpy.Environment,
-        index: int,
-        params: DeviceParams,
-        trace: TraceArrays,
-        policy: Policy,
-        submit,
-        recorder: Recorder,
-        offset: int,
-        seed: int,
-        start_delay_s: float = 0.0,
-        priority_key: np.ndarray | None = None,
-        *,
-        timers: DraftTimers,
-        slm_times: TimeFactors | None = None,
-    ) -> None:
-        self.env = env
-        self.index = index
-        self.params = params
-        self.trace = trace
-        self.policy = policy
-        self.submit = submit
-        self.recorder = recorder
-        self._seq = offset % trace.num_sequences  # the next request's sequence
-        self.cursor = int(trace.seq_start[self._seq])
-        self._seed = seed
-        self._slm_times = slm_times
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self._c = None  # the block's prefix sums of jittered drafting times (None: fixed τ)
         self._durs = None  # the block's jittered drafting times (numpy), or None
-        self._arrivals: deque[float] = deque()  # poisson_requests: queued arrival times
-        self._busy = False
-        self._policy_rng: np.random.Generator | None = None
-        self._think_rng: np.random.Generator | None = None
-        self.requests_done = 0
-        self._tau = params.token_time_s  # device time per drafted token [s], read per token
-        self.start_delay_s = start_delay_s
-        self.priority_key = priority_key  # [num_rows] GPU queue priority of each trace row
-        # Book every token as it happens when every token is logged (the log needs each
-        # one); otherwise book per block and take back what falls outside the window.
-        self._exact = recorder.log_tokens
-        self._window = recorder.window  # the window rule (take-backs ask it)
         self._sent_pos = array("q")  # no block yet
         self._j = 0
         self._prio = None
         # A closed-loop device has at most one draft in flight: one Job, reused.
-        self._job = job = Job(index, 0, 0.0)
+        self._job = job = Job(self.index, 0, 0.0)
         job.on_done = self._on_committed
         job.slm_s = self._tau
         job.prebooked = not self._exact
-        self._timers = timers
-        self._ledger = recorder.ledger  # what each token adds to the counters
         self._cum = None
-
-    # Streams are made on first use: a Generator costs ~10 µs to create, and most devices
-    # never draw from theirs (deterministic policies, fixed think times).
-    @property
-    def policy_rng(self) -> np.random.Generator:
-        if self._policy_rng is None:
-            self._policy_rng = stream(self._seed, Stream.POLICY, self.index)
-        return self._policy_rng
-
-    @property
-    def think_rng(self) -> np.random.Generator:
-        if self._think_rng is None:
-            self._think_rng = stream(self._seed, Stream.THINK, self.index)
-        return self._think_rng
-
-    def _think_s(self) -> float:
-        mean = self.params.think_time_s
-        if mean <= 0:
-            return 0.0
-        if self.params.think_time_dist == "fixed":
-            return mean
-        return float(self.think_rng.exponential(mean))
-
-    # -- scheduling helpers ---------------------------------------------------------------
-    def _after(self, delay: float, callback) -> None:
-        """Call ``callback(event)`` ``delay`` seconds from now: one Timeout, no process."""
-        self.env.timeout(delay).callbacks.append(callback)
-
-    def start(self) -> None:
-        """Begin replaying; called once by the engine at t = 0."""
-        arrival = self.params.arrival
-        if arrival == "poisson":
-            self.env.process(self._run_open(self.start_delay_s))
-            return
-        if arrival == "poisson_requests":
-            self._after(self.start_delay_s + self._request_gap_s(), self._request_arrives)
-            return
-        if self.start_delay_s > 0:
-            self._after(self.start_delay_s, lambda _ev: self._begin_request(self.env.now))
-        else:
-            self._begin_request(self.env.now)
-
-    # -- requests -------------------------------------------------------------------------
-    def _request_gap_s(self) -> float:
-        return float(self.think_rng.exponential(1.0 / self.params.request_rate_per_s))
-
-    def _request_arrives(self, _event) -> None:
-        """poisson_requests: a request arrives; served now if the device is idle, else queued
-        (FIFO) behind the one in progress."""
-        now = self.env.now
-        self._after(self._request_gap_s(), self._request_arrives)
-        if self._busy:
-            self._arrivals.append(now)
-        else:
-            self._begin_request(now)
-
-    def _begin_request(self, arrived: float) -> None:
-        """Start the next request (it arrived at ``arrived``): the next sequence's rows."""
-        self._busy = True
-        trace = self.trace
-        s = self._seq
-        self._seq = (s + 1) % trace.num_sequences
-        lo, hi = int(trace.seq_start[s]), int(trace.seq_start[s + 1])
-        cut = self.params.tokens_per_request
-        n = hi - lo if cut is None else min(hi - lo, cut)
-        self.cursor = lo
-        self._req_start = arrived
-        self._req_tokens = n
-        self._first = -1.0  # the first token's commit time, once known
-        if self.policy.mode == "llm_only":
-            self._llm_request(n)
-        else:
-            self._hybrid_request(n)
-
-    def _request_finished(self, end: float, wait: float) -> None:
-        """The request's last token commits at ``end``; the device is free ``wait`` seconds
-        from now (its trailing skips still being drafted)."""
-        self.requests_done += 1
-        self.recorder.request_done(self._req_start, self._first, end, self._req_tokens)
-        if self.params.arrival == "poisson_requests":
-            if wait > 0:
-                self._after(wait, lambda _ev: self._next_queued())
-            else:
-                self._next_queued()
-            return
-        wait += self._think_s()
-        now = self.env.now
-        if wait > 0:
-            self._after(wait, lambda _ev: self._begin_request(self.env.now))
-        else:
-            self._begin_request(now)
-
-    def _next_queued(self) -> None:
-        self._busy = False
-        if self._arrivals:
-            self._begin_request(self._arrivals.popleft())
-
-    def _rows_from(self, start: int, size: int) -> np.ndarray:
-        """``size`` trace rows from ``start``, wrapping around the end of the trace."""
-        n = self.trace.num_rows
-        if start + size <= n:
-            return np.arange(start, start + size)
-        return (start + np.arange(size)) % n
-
-    def _block(self, size: int) -> np.ndarray:
-        """The next ``size`` trace rows, advancing the cursor."""
-        rows = self._rows_from(self.cursor, size)
-        self.cursor = (self.cursor + size) % self.trace.num_rows
-        return rows
 
     def _block_cums(self) -> np.ndarray:
         """The block's skip prefix sums, made on first use: only runs at the window edges, the
@@ -301,7 +95,7 @@ class Device:
     # timeouts rather than a generator process: a process resume costs more than the rest
     # of a token's bookkeeping, and this model has no other use for a process per device.
 
-    def _hybrid_request(self, n: int) -> None:
+    def _serve(self, n: int) -> None:
         self._left = n
         self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
         self._next_block()
@@ -326,8 +120,7 @@ class Device:
         self._rows = rows if self._exact else None
         self._size = size
         if self._slm_times is not None:
-            p = self.params
-            durs = p.slm_latency_s * self._slm_times.per_row(rows) + p.uncertainty_latency_s
+            durs = self.drafting_times(rows)
             self._durs = durs
             c = np.empty(size + 1)
             c[0] = 0.0
@@ -483,77 +276,3 @@ class Device:
         n = (size - s - 1) - (len(sent) - j - 1)  # skipped positions after the in-flight one
         if n:
             self._unbook_skips(s + 1, size)
-
-    # -- LLM-only devices (the base station generates every token) ------------------------
-    def _llm_request(self, n: int) -> None:
-        self._llm_rows = list(range(self.cursor, self.cursor + n))
-        self._llm_i = 0
-        self._llm_submit()
-
-    def _llm_submit(self) -> None:
-        job = Job(self.index, self._llm_rows[self._llm_i], 0.0)
-        job.t_start = self.env.now
-        job.on_done = self._llm_committed
-        self.submit([job])
-
-    def _llm_committed(self, job: Job, now: float) -> None:
-        if self._first < 0:
-            self._first = now
-        self._llm_i += 1
-        if self._llm_i < len(self._llm_rows):
-            self._llm_submit()
-            return
-        self._request_finished(now, 0.0)
-
-    # -- open-loop validation workload ------------------------------------------------------
-    def _open_decisions(self, rows: np.ndarray) -> tuple[Sequence[bool], np.ndarray]:
-        """An open-loop block's decisions (indexed by block position, read when each token
-        arrives) and its skip prefix sums (:meth:`TokenLedger.block_skip_prefix`)."""
-        policy = self.policy
-        tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
-        return tx.tolist(), self._ledger.block_skip_prefix(rows, tx)
-
-    def _open_verified(self, job: Job, now: float) -> None:
-        """An open-loop draft came back; nobody waits for it."""
-
-    def _run_open(self, start_delay_s: float) -> Generator[simpy.Event, object, None]:
-        """Open-loop workload: Poisson token arrivals that never wait for each other."""
-        env, rec, policy, dev = self.env, self.recorder, self.policy, self.index
-        if start_delay_s > 0:
-            yield env.timeout(start_delay_s)
-        llm_only = policy.mode == "llm_only"
-        tau = 0.0 if llm_only else self.params.token_time_s
-        jitter = self._slm_times if not llm_only else None
-        p = self.params
-        n = self.trace.num_rows
-        mean_gap = 1.0 / self.params.arrival_rate_per_s
-        while True:
-            rows = (self.cursor + np.arange(BLOCK_ROWS)) % n
-            self.cursor = (self.cursor + BLOCK_ROWS) % n
-            gaps = self.think_rng.exponential(mean_gap, BLOCK_ROWS).tolist()
-            tx, cums = self._open_decisions(rows)
-            bits = policy.payload_bits(rows).tolist()
-            accepted = policy.accepted(rows).tolist()
-            ks = policy.truncation_k(rows).tolist()
-            taus = (
-                (p.slm_latency_s * jitter.per_row(rows) + p.uncertainty_latency_s).tolist()
-                if jitter is not None
-                else None
-            )
-            log_rows = rows if rec.log_tokens else None
-            for i, row in enumerate(rows.tolist()):
-                yield env.timeout(gaps[i])
-                t = tau if taus is None else taus[i]
-                if not tx[i]:
-                    rec.skipped_run(dev, np.array([env.now + t]), t, cums, i, log_rows)
-                    continue
-                job = Job(dev, row, bits[i])
-                job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now
-                job.slm_s = t
-                job.on_done = self._open_verified
-                if self.priority_key is not None:
-                    job.priority = float(self.priority_key[row])
-                if t > 0:
-                    self._timers.after(env.now, t, job)
-                else:
-                    self.submit([job])

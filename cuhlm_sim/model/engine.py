@@ -18,6 +18,8 @@ import simpy
 from cuhlm_sim.model.components import Components, build_components
 from cuhlm_sim.model.device_state import DeviceState
 from cuhlm_sim.model.devices import Device
+from cuhlm_sim.model.llm_device import LlmOnlyDevice
+from cuhlm_sim.model.open_loop import OpenLoopDevice, StateAwareOpenLoopDevice
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.recording import R, RunResult
 from cuhlm_sim.model.rng import Stream, stream
@@ -84,13 +86,19 @@ def simulate(
     # A policy that reads the device's state gets a device that decides at each resumption
     # (state_device.py); row-only policies keep the block-ahead device.
     stateful = policy.uses_state and policy.mode == "hybrid"
+    if params.devices.arrival == "poisson":
+        cls = StateAwareOpenLoopDevice if stateful else OpenLoopDevice
+    elif policy.mode == "llm_only":
+        cls = LlmOnlyDevice
+    else:
+        cls = StateAwareDevice if stateful else Device
     devices = []
     for i, (offset, start) in enumerate(zip(offsets.tolist(), starts.tolist(), strict=True)):
         extra = {}
         if stateful:
             tau = params.devices.token_time_s
             extra["state"] = DeviceState(env, i, parts.radio, server, params.energy, tau)
-        dev = (StateAwareDevice if stateful else Device)(
+        dev = cls(
             env,
             i,
             params.devices,

@@ -24,8 +24,6 @@ time (~65 µs more per transmitted token). Row-only policies never come here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from cuhlm_sim.model.device_state import DeviceState
@@ -83,32 +81,3 @@ class StateAwareDevice(Device):
     def _on_committed(self, job: Job, now: float) -> None:
         self.state.verified(job)
         super()._on_committed(job, now)
-
-    # -- open loop: each token is decided when it arrives ----------------------------------
-    def _open_decisions(self, rows: np.ndarray) -> tuple[Sequence[bool], np.ndarray]:
-        # Prefix sums as if every row were skipped: the loop reads them only across the one
-        # position of a skipped token, where that is true.
-        return _OnArrival(self, rows), self._ledger.block_skip_prefix(
-            rows, np.zeros(rows.shape[0], dtype=bool)
-        )
-
-    def _open_verified(self, job: Job, now: float) -> None:
-        self.state.verified(job)
-
-
-class _OnArrival(Sequence[bool]):
-    """An open-loop block's decisions, each made when the loop reads it (its token arrives)."""
-
-    def __init__(self, device: StateAwareDevice, rows: np.ndarray) -> None:
-        self._device = device
-        self._rows = rows
-
-    def __len__(self) -> int:
-        return self._rows.shape[0]
-
-    def __getitem__(self, i):  # type: ignore[override]  (positions only, never slices)
-        d = self._device
-        rng = d.policy_rng if d.policy.uses_rng else None
-        decision = bool(d.policy.transmit(self._rows[i : i + 1], rng, d.state)[0])
-        d.state.drafted(1)
-        return decision
