@@ -67,15 +67,24 @@ def run_accuracy_figure(out: Path, executor: Any, figures: Path | None) -> None:
     copy_png(next(p for p in written if p.suffix == ".png"), figures, "accuracy_vs_throughput")
 
 
-def run_capacity(spec_path: Path, out: Path, executor: Any) -> Path:
-    """One capacity search per variant of the spec; entries gain a ``policy`` parameter."""
-    spec = read_yaml(spec_path)
+def run_capacity(
+    spec_path: Path,
+    out: Path,
+    executor: Any,
+    extra: dict[str, Any] | None = None,
+    spec: dict[str, Any] | None = None,
+) -> Path:
+    """One capacity search per variant of the spec; entries gain a ``policy`` parameter.
+    ``extra`` overrides apply on top of the spec's ``set`` (the sensitivity study's cells);
+    ``spec`` replaces reading ``spec_path`` (whose folder still anchors the scenario path)."""
+    spec = read_yaml(spec_path) if spec is None else spec
     scn_path = (spec_path.parent / spec["scenario"]).resolve()
     base_data = read_yaml(scn_path)
     trace = base_data.get("trace") or {}
     if isinstance(trace.get("path"), str) and not Path(trace["path"]).is_absolute():
         base_data["trace"] = dict(trace, path=str(scn_path.parent / trace["path"]))
     base_data = apply_overrides(base_data, (spec.get("set") or {}).items())
+    base_data = apply_overrides(base_data, (extra or {}).items())
     slos = [parse_slo(s) for s in spec["slo"]]
     over = list(spec["over"].items())
     store = RunStore(out / "runs")
