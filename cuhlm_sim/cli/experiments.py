@@ -134,6 +134,16 @@ def sweep(
         f"{out / 'runs.parquet'}, {out / 'points.parquet'}",
         highlight=False,
     )
+    if "steady_state" in result.runs:
+        unsteady = int((result.runs["steady_state"] == 0).sum())
+        if unsteady:
+            err_console.print(
+                f"warning: {unsteady} of {len(result.runs)} runs reached no steady state (column "
+                "steady_state of runs.parquet); lengthen duration_s (docs/metrics.md)",
+                style="yellow",
+                highlight=False,
+                soft_wrap=True,
+            )
     if result.failed:
         errors = result.runs.loc[result.runs["status"] != "ok", "error"].unique()
         raise CuhlmError(

@@ -72,6 +72,7 @@ METRIC_RANGES: dict[str, tuple[float, float]] = {
             "rb_jain_fairness",
             "trace_skip_fraction",
             "accuracy_pass1",
+            "steady_state",  # a flag: a point's mean is the share of runs in steady state
         ),
         UNIT,
     ),

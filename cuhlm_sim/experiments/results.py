@@ -19,7 +19,8 @@ RUN_META = ("key", "point", "rep", "seed", "status", "error", "wall_time_s")
 
 
 def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
-    """Scalar metrics; a nested dict of scalars becomes ``name.sub`` columns."""
+    """Scalar metrics; a nested dict of scalars becomes ``name.sub`` columns; a flag
+    (``steady_state``) becomes 1.0 / 0.0, so a point's mean is the share of its runs with it."""
     out: dict[str, float] = {}
     for name, value in (summary or {}).items():
         if name in ("batch_size_counts", "window_s"):
@@ -28,7 +29,7 @@ def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
             for sub, v in value.items():
                 if v is None or isinstance(v, int | float):
                     out[f"{name}.{sub}"] = math.nan if v is None else float(v)
-        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        elif value is None or isinstance(value, int | float):
             out[name] = math.nan if value is None else float(value)
     return out
 

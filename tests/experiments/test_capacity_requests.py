@@ -70,8 +70,15 @@ def test_every_numeric_summary_key_takes_an_slo():
 
 def test_a_non_numeric_key_is_refused_before_the_search():
     base = Scenario.model_validate(TURNS)
-    with pytest.raises(CuhlmError, match="'steady_state' is not a numeric metric"):
-        find_capacity(base, [parse_slo("steady_state>=1")], repetitions=1)
+    with pytest.raises(CuhlmError, match="'window_s' is not a numeric metric"):
+        find_capacity(base, [parse_slo("window_s>=1")], repetitions=1)
+
+
+def test_steady_state_is_a_share_of_runs_in_sweep_tables():
+    """A flag flattens to 1.0 / 0.0 (a point's mean = the share of its runs in steady state)."""
+    flat = flatten_summary({"steady_state": True, "x": 2, "y": None})
+    assert flat["steady_state"] == 1.0 and flat["x"] == 2.0
+    assert flatten_summary({"steady_state": False})["steady_state"] == 0.0
 
 
 def test_cli_capacity_json_has_capacity_in_requests(tmp_path, cli_runner):
