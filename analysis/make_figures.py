@@ -28,8 +28,9 @@ from cuhlm_sim.experiments.capacity import (
     parse_slo,
     write_capacity,
 )
+from cuhlm_sim.experiments.executors import make_executor
 from cuhlm_sim.experiments.plots import plot_dir
-from cuhlm_sim.experiments.sweep import RunStore, load_sweep, make_executor, run_sweep
+from cuhlm_sim.experiments.sweep import RunStore, load_sweep, run_sweep
 
 HERE = Path(__file__).resolve().parent
 SWEEPS = HERE / "sweeps"

@@ -12,7 +12,7 @@ Run it with ``make validate`` (or ``.venv/bin/python analysis/validate.py``). It
    rate, the gain bound, the single-device energy account).
 
 Every interval is a Student-t 95 % confidence interval over seeds (``ci95_half_width`` of
-``cuhlm_sim.experiments.sweep``). Nothing here is fitted to a paper's number: parameters come
+``cuhlm_sim.experiments.results``). Nothing here is fitted to a paper's number: parameters come
 from the scenario files, whose headers say which values are SEC and which ASM
 (``docs/theory.md``). The output is generated; never edit it by hand.
 """
@@ -38,7 +38,8 @@ from cuhlm_sim.atomic import atomic_write_text
 from cuhlm_sim.config import load_scenario
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.schema import Scenario
-from cuhlm_sim.experiments.sweep import ci95_half_width, derived_seeds
+from cuhlm_sim.experiments.results import ci95_half_width
+from cuhlm_sim.experiments.sweep import derived_seeds
 from cuhlm_sim.runner import run_scenario
 from cuhlm_sim.traces.arrays import TraceArrays
 from cuhlm_sim.traces.io import write_trace

@@ -84,7 +84,7 @@ def _interrupted(runs_dir: Path | None, keys: Iterable[str] | None = None) -> No
 
 @contextmanager
 def _executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    from cuhlm_sim.experiments.sweep import make_executor
+    from cuhlm_sim.experiments.executors import make_executor
 
     ex = make_executor(workers, scheduler)
     try:

@@ -33,19 +33,14 @@ from pydantic import ValidationError
 
 from cuhlm_sim.atomic import atomic_path
 from cuhlm_sim.config.load import apply_overrides, format_validation_error
+from cuhlm_sim.config.reference import scenario_key_exists
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import CuhlmError, ScenarioError
-from cuhlm_sim.experiments.sweep import (
-    Executor,
-    RunStore,
-    RunTask,
-    ci95_half_width,
-    derived_seeds,
-    flatten_summary,
-    run_key,
-    run_tasks,
-    scenario_key_exists,
-)
+from cuhlm_sim.experiments.executors import Executor
+from cuhlm_sim.experiments.results import ci95_half_width, flatten_summary
+from cuhlm_sim.experiments.sweep.plan import RunTask, derived_seeds, run_key
+from cuhlm_sim.experiments.sweep.runner import run_tasks
+from cuhlm_sim.experiments.sweep.store import RunStore
 from cuhlm_sim.outputs.writer import dump_json
 
 log = logging.getLogger(__name__)
@@ -186,7 +181,8 @@ def _point_scenarios(
 
 def _check_metrics(base: Scenario, slos: Sequence[SLO]) -> None:
     """Fail fast on a misspelt SLO metric: a 1 ms probe run lists the summary's metrics."""
-    from cuhlm_sim.experiments.sweep import cached_trace, run_scenario
+    from cuhlm_sim.experiments.sweep.runner import cached_trace
+    from cuhlm_sim.runner import run_scenario
 
     probe = Scenario.model_validate(
         apply_overrides(

@@ -1,6 +1,6 @@
 """Sweep results as tables: per point the mean, standard deviation and 95 % confidence interval
 (Student t) of every metric over the repetitions, from the runs table that
-:func:`cuhlm_sim.experiments.sweep.runs_frame` builds (the plan stays there)."""
+:func:`cuhlm_sim.experiments.sweep.store.runs_frame` builds (the plan stays there)."""
 
 from __future__ import annotations
 

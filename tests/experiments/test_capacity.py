@@ -161,7 +161,7 @@ def test_cli_capacity_writes_capacity_json(tmp_path):
 def test_capacity_through_dask_matches_in_process():
     from distributed import Client, LocalCluster
 
-    from cuhlm_sim.experiments.sweep import DaskRunner
+    from cuhlm_sim.experiments.executors import DaskRunner
 
     base = Scenario.model_validate(gpu_bound())
     slos = [parse_slo("mean_gpu_queue_wait_s<=0.001")]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from cuhlm_sim.cli import app
-from cuhlm_sim.experiments import sweep as sweep_mod
+from cuhlm_sim.experiments.sweep import runner as sweep_mod
 
 from .conftest import TINY
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from cuhlm_sim.errors import CuhlmError
+from cuhlm_sim.experiments.executors import InProcessExecutor
 from cuhlm_sim.experiments.plots import energy_metrics, label, plot_dir, read_sweep_dir
-from cuhlm_sim.experiments.sweep import InProcessExecutor, load_sweep, run_sweep
+from cuhlm_sim.experiments.sweep import load_sweep, run_sweep
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

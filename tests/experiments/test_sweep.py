@@ -13,19 +13,21 @@ import pytest
 from scipy import stats
 
 from cuhlm_sim.errors import ScenarioError
+from cuhlm_sim.experiments import executors
 from cuhlm_sim.experiments import sweep as sw
+from cuhlm_sim.experiments.executors import InProcessExecutor
 from cuhlm_sim.experiments.sweep import (
-    InProcessExecutor,
     derived_seeds,
     load_sweep,
     run_sweep,
 )
+from cuhlm_sim.experiments.sweep import runner as sweep_runner
 
 
 def _count_runs(monkeypatch: pytest.MonkeyPatch, fail_when: Any = None) -> list[int]:
     """Wrap the real runner; return the list that records each run's devices.count."""
     calls: list[int] = []
-    real = sw.run_scenario
+    real = sweep_runner.run_scenario
 
     def counting(scn, **kw):
         calls.append(scn.devices.count)
@@ -33,7 +35,7 @@ def _count_runs(monkeypatch: pytest.MonkeyPatch, fail_when: Any = None) -> list[
             raise RuntimeError(f"boom at {scn.devices.count} devices")
         return real(scn, **kw)
 
-    monkeypatch.setattr(sw, "run_scenario", counting)
+    monkeypatch.setattr(sweep_runner, "run_scenario", counting)
     return calls
 
 
@@ -208,7 +210,7 @@ def test_points_ci_matches_student_t(write_sweep, monkeypatch, tmp_path):
         v = by_seed[scn.seed] * scn.devices.count
         return SimpleNamespace(summary={"throughput_tokens_per_s": v, "skip_rate": None})
 
-    monkeypatch.setattr(sw, "run_scenario", fake)
+    monkeypatch.setattr(sweep_runner, "run_scenario", fake)
     run_sweep(plan, tmp_path / "out", InProcessExecutor())
     points = pd.read_parquet(tmp_path / "out" / "points.parquet").set_index("devices.count")
     for n in (1, 2):
@@ -256,7 +258,7 @@ def test_dask_local_cluster_matches_local_executor(write_sweep, tmp_path):
         ) as cluster,
         Client(cluster) as client,
     ):
-        ex = sw.DaskRunner(client=client)
+        ex = executors.DaskRunner(client=client)
         run_sweep(plan, tmp_path / "dask", ex)
         ex.close()
     pd.testing.assert_frame_equal(
@@ -267,8 +269,8 @@ def test_dask_local_cluster_matches_local_executor(write_sweep, tmp_path):
 
 def test_process_pool_matches_in_process(write_sweep, tmp_path):
     plan = load_sweep(write_sweep(grid={"devices.count": [1, 2]}, repetitions=2))
-    run_sweep(plan, tmp_path / "one", sw.make_executor(1))
-    pool = sw.make_executor(2)
+    run_sweep(plan, tmp_path / "one", executors.make_executor(1))
+    pool = executors.make_executor(2)
     try:
         run_sweep(plan, tmp_path / "pool", pool)
     finally:
@@ -301,7 +303,7 @@ def test_cli_sweep_writes_outputs_and_rejects_bad_axis(write_sweep, tmp_path):
 
 def test_run_key_changes_with_the_model_revision(monkeypatch):
     """Runs stored by a model that gives other results are never reused."""
-    import cuhlm_sim.experiments.sweep as sweep_mod
+    import cuhlm_sim.experiments.sweep.plan as sweep_mod
 
     config = {"seed": 3, "devices": {"count": 5}}
     before = sweep_mod.run_key(config)

@@ -1,0 +1,160 @@
+"""Running a sweep: execute every run not stored yet, resumably, on any executor.
+
+Three executors (:mod:`cuhlm_sim.experiments.executors`) run the same worker function,
+:func:`execute_run`: in-process (``--workers 1``, and what tests monkeypatch), a local process
+pool, and a dask.distributed cluster. Workers return records; only the driver writes files, so
+dask workers need no shared filesystem. A run that raises is stored with its error; the sweep
+goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cuhlm_sim import MODEL_REVISION, __version__
+from cuhlm_sim.config.build import load_scenario_trace
+from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.errors import CuhlmError
+from cuhlm_sim.experiments.executors import Executor, InProcessExecutor
+from cuhlm_sim.experiments.sweep.plan import RunTask, SweepPlan
+from cuhlm_sim.experiments.sweep.store import RunStore, runs_frame, write_sweep_tables
+from cuhlm_sim.runner import run_scenario
+from cuhlm_sim.traces.arrays import TraceArrays
+
+log = logging.getLogger(__name__)
+
+
+#: Traces already loaded in this process, by trace config (a worker reuses them across runs).
+_TRACE_CACHE: dict[str, TraceArrays] = {}
+_TRACE_CACHE_SIZE = 2
+
+
+def cached_trace(scn: Scenario) -> TraceArrays:
+    key = json.dumps(scn.trace.model_dump(mode="json"), sort_keys=True)
+    trace = _TRACE_CACHE.get(key)
+    if trace is None:
+        trace = load_scenario_trace(scn)
+        while len(_TRACE_CACHE) >= _TRACE_CACHE_SIZE:
+            _TRACE_CACHE.pop(next(iter(_TRACE_CACHE)))
+        _TRACE_CACHE[key] = trace
+    return trace
+
+
+def execute_run(task: RunTask) -> dict[str, Any]:
+    """Run one task and return its record; an exception becomes a ``failed`` record."""
+    record: dict[str, Any] = {
+        "key": task.key,
+        "point": task.point,
+        "rep": task.rep,
+        "seed": task.seed,
+        "params": task.params,
+        "status": "ok",
+        "error": None,
+        "summary": None,
+        "wall_time_s": None,
+        "cuhlm_sim_version": __version__,
+        "model_revision": MODEL_REVISION,
+    }
+    t0 = time.perf_counter()
+    try:
+        scn = Scenario.model_validate(task.config)
+        out = run_scenario(scn, trace=cached_trace(scn))
+        record["summary"] = out.summary
+    except Exception as exc:  # a failed run is data, not a reason to stop the sweep
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc(limit=8)
+    record["wall_time_s"] = time.perf_counter() - t0
+    record["config"] = task.config
+    return record
+
+
+def run_tasks(
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    executor: Executor | None = None,
+    *,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    retry_failed: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Run every task whose key is not stored yet; return all records by key.
+
+    Records are written as they arrive, so Ctrl-C or a crash loses at most the runs in flight.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    todo: list[RunTask] = []
+    for task in dict((t.key, t) for t in tasks).values():
+        rec = store.get(task.key)
+        if rec is not None and (rec["status"] == "ok" or not retry_failed):
+            records[task.key] = rec
+        else:
+            todo.append(task)
+    log.debug("%d runs stored, %d to run", len(records), len(todo))
+    executor = executor or InProcessExecutor()
+    for rec in executor.imap(execute_run, todo):
+        store.put(rec)
+        records[rec["key"]] = rec
+        if rec["status"] != "ok":
+            log.warning("run %s failed: %s", rec["key"], rec["error"])
+        if on_result is not None:
+            on_result(rec)
+    return records
+
+
+@dataclass
+class SweepResult:
+    out_dir: Path
+    runs: pd.DataFrame
+    points: pd.DataFrame
+    executed: int
+    failed: int
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out_dir: Path,
+    executor: Executor | None = None,
+    *,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    retry_failed: bool = False,
+) -> SweepResult:
+    """Run a planned sweep into ``out_dir`` (resuming) and write runs/points Parquet files.
+
+    ``on_start(total, already_done)`` and ``on_result(record)`` let a caller draw progress.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CuhlmError(f"--out: {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = RunStore(out_dir / "runs")
+    done = sum(
+        1
+        for k in {t.key for t in plan.tasks}
+        if (r := store.get(k)) is not None and (r["status"] == "ok" or not retry_failed)
+    )
+    total = len({t.key for t in plan.tasks})
+    if on_start is not None:
+        on_start(total, done)
+    executed = 0
+
+    def count(rec: dict[str, Any]) -> None:
+        nonlocal executed
+        executed += 1
+        if on_result is not None:
+            on_result(rec)
+
+    records = run_tasks(plan.tasks, store, executor, on_result=count, retry_failed=retry_failed)
+    runs = runs_frame(plan, records)
+    points = write_sweep_tables(plan, out_dir, runs)
+    failed = int((runs["status"] != "ok").sum()) if not runs.empty else 0
+    return SweepResult(out_dir, runs, points, executed, failed)
