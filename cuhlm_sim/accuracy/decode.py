@@ -34,7 +34,7 @@ import numpy as np
 
 from cuhlm_sim.accuracy.configs import AccConfig, AccuracyError
 from cuhlm_sim.traces.batch import CachedLM, TokenBuffer
-from cuhlm_sim.traces.generate import uniforms_per_position as trace_uniforms
+from cuhlm_sim.traces.streams import uniforms_per_position as trace_uniforms
 from cuhlm_sim.traces.token_stats import _Head, draw_inverse_cdf, uncertainty_count
 
 #: Spawn-key namespace of the closed-loop token streams (the trace uses 1..3 and 100).

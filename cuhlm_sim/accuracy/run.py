@@ -285,7 +285,7 @@ def run_accuracy(
 
 
 def _start_state(p: _Plan, pair: Any, state: dict[str, Any]) -> dict[str, Any]:
-    from cuhlm_sim.traces.generate import stop_ids
+    from cuhlm_sim.traces.decode_rows import stop_ids
     from cuhlm_sim.traces.io import sha256_file
     from cuhlm_sim.traces.models import lib_versions
 

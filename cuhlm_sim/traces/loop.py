@@ -6,7 +6,7 @@ statistics of all sequences come from one vectorised call (:class:`~cuhlm_sim.tr
 token_stats.PositionStats`), each sequence drawing its uniforms from its own stream, so a
 sequence's rows do not depend on which other prompts share its batch up to floating-point
 rounding of the padded forward passes (in float32; in bf16 that rounding flips draws:
-:data:`cuhlm_sim.traces.generate.BATCH_RTOL`). A sequence that stops leaves the batch.
+:data:`cuhlm_sim.traces.metadata.BATCH_RTOL`). A sequence that stops leaves the batch.
 
 With importance on, each row also gets the target's attention importance of the draft position
 (:mod:`cuhlm_sim.traces.importance`), which needs the draft token fed at its position. When

@@ -379,7 +379,7 @@ def load_models(
     tokenizers, compared before any weights are read, then the models. ``attn`` is both
     models' attention implementation (None: transformers' default, sdpa); the trace generator
     uses ``eager``: attention weights for importance, and padded batches whose rounding differs
-    less from a single sequence's (see ``BATCH_RTOL`` in :mod:`cuhlm_sim.traces.generate`).
+    less from a single sequence's (see ``BATCH_RTOL`` in :mod:`cuhlm_sim.traces.metadata`).
     """
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -138,7 +138,7 @@ class PositionStats:
 
     def batch(self, z_draft: Any, z_target: Any, unif: np.ndarray) -> dict[str, np.ndarray]:
         """Columns for B positions: logits [B, V] (any float dtype and device), uniforms
-        [B, 2K + 3] in the layout of :func:`~cuhlm_sim.traces.generate.uniforms_per_position`.
+        [B, 2K + 3] in the layout of :func:`~cuhlm_sim.traces.streams.uniforms_per_position`.
         Returns numpy arrays [B] (per-k columns [B, G]); ``resampled_token`` is −1 where the
         draft was accepted. Rows go through in chunks of ``self.chunk``."""
         n, step = z_draft.shape[0], self.chunk

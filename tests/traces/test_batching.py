@@ -1,6 +1,6 @@
 """Batched generation: a batch gives every prompt the rows it gets alone.
 
-The statement tested (``cuhlm_sim.traces.generate.BATCH_RTOL``): in float32, token columns
+The statement tested (``cuhlm_sim.traces.metadata.BATCH_RTOL``): in float32, token columns
 identical and float columns within rtol 1e-4 / atol 1e-6 (< 1e-5 here; < 6e-6 measured on the
 real Qwen pair). The tiny models are exact in bf16 as well, with eager attention (with sdpa
 they are not: the check fails), but real models in bf16 are not: their rows are another
