@@ -1,5 +1,6 @@
 """analysis/validate.py on tiny settings: the tables have their rows and columns, numbers are
-finite, and the real-trace rows say so when the trace is missing."""
+finite, and the real-trace rows say so when the trace is missing. Papers, claims and closed
+forms come from the validation table, as the report's do."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from cuhlm_sim.experiments.validation.table import CLAIMS, CLOSED_FORMS, PAPERS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "analysis" / "validate.py"
 
@@ -24,22 +27,25 @@ def validate() -> ModuleType:
     return mod
 
 
-PAPERS = ("U-HLM", "CU-HLM", "IU-HLM (2508.12590)")
+NAMES = tuple(p.name for p in PAPERS)
 HEADER = "| claim | paper | trace | ours (95 % CI) | scenario (+ overrides) | gap |"
 
 
 def test_report_with_real_trace(validate, tiny_trace: Path):
     rep = validate.build(validate.QUICK, real_trace=tiny_trace)
-    for paper in PAPERS:
+    for paper in NAMES:
         rows = [c for c in rep.claims if c.paper == paper]
         assert {c.trace.split(" ")[0] for c in rows} == {"synthetic", "real"}
         assert all(c.missing is None and c.ours is not None for c in rows)
     assert all(math.isfinite(x) for x in validate.all_numbers(rep))
     assert all(c.ours.n == validate.QUICK.seeds for c in rep.claims)
-    # every closed form is checked and agrees loosely even on tiny runs
-    checks = " ".join(c.check for c in rep.closed)
-    for name in ("Single-device HLM", "GPU saturation", "M/D/1", "Little", "Shannon", "bound"):
-        assert name in checks
+    # every claim of the table is a row on the real trace, every closed form a row
+    real = [c for c in rep.claims if c.trace.startswith("real")]
+    assert {c.key for c in real} <= {c.key for c in CLAIMS}
+    assert len({c.key for c in real}) >= len(CLAIMS) - 1  # the TV row needs topk_tv_out
+    checks = [c.check for c in rep.closed]
+    assert [ch.name for case in CLOSED_FORMS for ch in case.checks] == checks[: len(checks) - 5]
+    assert "bound" in " ".join(checks[-5:])
     for c in rep.closed:
         assert math.isfinite(c.expected) and math.isfinite(c.rel_error)
     shannon = [c for c in rep.closed if c.check.startswith("Shannon")]

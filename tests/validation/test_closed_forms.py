@@ -1,4 +1,5 @@
-"""The model against closed forms, each with the formula written out here."""
+"""The model against closed forms (from the validation table, where each is written once) in
+set-ups the report does not run: other SNRs, encodings, GPU counts, loads."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import numpy as np
 import pytest
 
 from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.experiments.validation.table import (
+    gpu_saturation_throughput,
+    hlm_token_time,
+    payload_bits,
+    shannon_airtime,
+    shannon_rate,
+)
 
 TAU_SLM = 0.082
 TAU_LLM = 0.208
-
-
-def shannon_rate(bandwidth_hz: float, snr_db: float) -> float:
-    return bandwidth_hz * math.log2(1 + 10 ** (snr_db / 10))
 
 
 @pytest.mark.parametrize("snr_db", [-5.0, 5.0, 17.0, 30.0])
@@ -22,9 +26,9 @@ def shannon_rate(bandwidth_hz: float, snr_db: float) -> float:
 def test_single_device_hlm_throughput(simulate, snr_db, encoding):
     """One device, fixed SNR, HLM: 1 / (τ_slm + B/R + τ_llm + τ_dl)."""
     vocab, prob_bits, dl = 32_000, 8, 0.004
-    bits = vocab * (prob_bits + (15 if encoding == "indexed" else 0))
-    rate = shannon_rate(10e6, snr_db)
-    cycle = TAU_SLM + bits / rate + TAU_LLM + dl
+    bits = payload_bits(vocab, prob_bits, encoding)
+    airtime = shannon_airtime(bits, 10e6, snr_db)
+    cycle = hlm_token_time(TAU_SLM, airtime, TAU_LLM, dl)
     s = simulate(
         duration_s=max(300.0, 2000 * cycle),
         channel={"snr_db": snr_db},
@@ -37,7 +41,7 @@ def test_single_device_hlm_throughput(simulate, snr_db, encoding):
     assert s["throughput_tokens_per_s"] == pytest.approx(1 / cycle, rel=0.01)
     assert s["uplink_bits_per_transmission"] == bits
     assert s["mean_token_latency_s"] == pytest.approx(cycle, rel=1e-6)
-    assert s["mean_airtime_s"] == pytest.approx(bits / rate, rel=1e-6)
+    assert s["mean_airtime_s"] == pytest.approx(airtime, rel=1e-6)
     assert s["skip_rate"] == 0.0
     breakdown = s["latency_breakdown_s"]
     assert sum(breakdown.values()) == pytest.approx(s["mean_token_latency_s"], rel=1e-6)
@@ -102,7 +106,9 @@ def test_saturated_gpu_throughput(simulate, gpus):
         server={"gpus": gpus, "max_batch": 1, "llm_latency_s": 0.05},
         policy={"kind": "hlm"},
     )
-    assert s["throughput_tokens_per_s"] == pytest.approx(gpus / 0.05, rel=0.01)
+    assert s["throughput_tokens_per_s"] == pytest.approx(
+        gpu_saturation_throughput(gpus, 0.05), rel=0.01
+    )
     assert s["gpu_utilization"] == pytest.approx(1.0, abs=1e-6)
     assert s["mean_batch_size"] == 1.0
 
@@ -136,7 +142,7 @@ def test_saturated_batching_throughput(simulate):
 def test_saturated_uplink_throughput(simulate):
     """Uplink-bound HLM cell: the shared link carries R / B payloads per second."""
     vocab, snr = 32_000, 10.0
-    bits = vocab * (8 + 15)
+    bits = payload_bits(vocab)
     s = simulate(
         devices={"count": 50, "slm_latency_s": 1e-6},
         channel={"snr_db": snr},

@@ -10,6 +10,7 @@ import simpy
 from cuhlm_sim.config.build import section_params
 from cuhlm_sim.config.schema import AffineServerConfig, IhlmPolicyConfig, TableServerConfig
 from cuhlm_sim.errors import ScenarioError
+from cuhlm_sim.experiments.validation.table import payload_bits, shannon_airtime
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import PolicyParams
@@ -92,7 +93,7 @@ def test_saturated_batching_with_latency_table(simulate):
 @pytest.mark.parametrize("snr_db", [0.0, 20.0])
 def test_per_device_snr_list_sets_airtime(simulate, snr_db):
     """A device's listed SNR sets its airtime: B / (W log2(1 + SNR))."""
-    bits = 32_000 * 23
+    bits = payload_bits(32_000)
     s = simulate(
         channel={"model": "per_device", "snr_db_list": [snr_db], "snr_db": -40.0},
         payload={"vocab_size": 32_000},
@@ -100,7 +101,7 @@ def test_per_device_snr_list_sets_airtime(simulate, snr_db):
     )
     eta = math.log2(1 + 10 ** (snr_db / 10))
     assert s["mean_spectral_efficiency_bps_hz"] == pytest.approx(eta)
-    assert s["mean_airtime_s"] == pytest.approx(bits / (10e6 * eta), rel=1e-6)
+    assert s["mean_airtime_s"] == pytest.approx(shannon_airtime(bits, 10e6, snr_db), rel=1e-6)
 
 
 def test_snr_list_length_must_match_devices(simulate):

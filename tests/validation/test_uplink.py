@@ -1,5 +1,6 @@
 """The shared uplink against hand calculations: progress kept through an outage, the power
-model's rate and radiated energy (``uplink.power_model``), processor sharing (M/G/1-PS)."""
+model's rate and radiated energy (``uplink.power_model``). Processor sharing (M/G/1-PS) is a
+case of the validation table (test_closed_form_table.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import simpy
 
 from cuhlm_sim.config.build import section_params
 from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.experiments.validation.table import payload_bits, shannon_airtime
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel.rate import shannon_se
 from cuhlm_sim.model.job import Job
@@ -240,8 +242,8 @@ def test_slotted_power_models_hand_computed(power_model, slots, radiated_ms):
 #
 # W = 10 MHz, SNR = 0 dB (η = 1), |V| = 32,000 indexed 8-bit: B = 32,000·(8 + 15) = 736 kbit,
 # so one device alone needs B/(Wη) = 73.6 ms.
-B_BITS, W_HZ = 32_000 * 23, 10e6
-ALONE_S = B_BITS / W_HZ
+B_BITS, W_HZ = payload_bits(32_000), 10e6
+ALONE_S = shannon_airtime(B_BITS, W_HZ, 0.0)
 
 
 def _cell(simulate, n, power_model, lockstep, energy, **extra):
@@ -329,28 +331,3 @@ def test_summary_slotted_charges_only_served_slots(simulate, power_model):
     )
     assert s["mean_airtime_s"] > 0.015  # the two did wait for each other's slots
     assert _per_transmission(s, "device_transmit") == pytest.approx(0.3 * 0.010, rel=1e-9)
-
-
-# --- processor sharing ---------------------------------------------------------------------
-
-
-def test_equal_share_uplink_is_mg1_ps(simulate):
-    """Open-loop Poisson arrivals (10 devices × λ/10) of fixed 16,000-bit payloads (dense,
-    |V| = 1000 × 16 bit) on 1 MHz at 0 dB (η = 1): service S = B/(Wη) = 16 ms alone, load
-    ρ = λS = 0.5. Equal sharing is processor sharing, so the mean sojourn on the uplink is
-    S/(1 − ρ) = 32 ms (M/G/1-PS; a FIFO link would give S + ρS/(2(1 − ρ)) = 24 ms)."""
-    service, rho = 16_000 / 1e6, 0.5
-    lam = rho / service
-    s = simulate(
-        duration_s=3000.0,
-        warmup_s=20.0,
-        devices={"count": 10, "arrival": "poisson", "arrival_rate_per_s": lam / 10},
-        channel={"snr_db": 0.0},
-        uplink={"bandwidth_hz": 1e6},
-        payload={"vocab_size": 1000, "encoding": "dense", "prob_bits": 16},
-        server={"llm_latency_s": 0.001, "max_batch": 64},
-        policy={"kind": "hlm"},
-    )
-    assert s["uplink_utilization"] == pytest.approx(rho, rel=0.03)
-    sojourn = s["mean_airtime_s"] + s["mean_uplink_queue_s"]
-    assert sojourn == pytest.approx(service / (1 - rho), rel=0.03)
