@@ -126,6 +126,9 @@ def main() -> None:
         "--only", choices=[*SWEEP_FIGURES, "capacity_vs_snr", "accuracy"], action="append"
     )
     ap.add_argument("--run-only", action="store_true", help="results only, no figures")
+    ap.add_argument(
+        "--force", action="store_true", help="replace a sweep folder of an edited sweep file"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("make_figures", "cuhlm_sim.experiments"):
@@ -144,7 +147,8 @@ def main() -> None:
                     plot_dir(out, "capacity")
                     copy_png(out / "figures" / "capacity.png", args.figures, name)
                 continue
-            result = run_sweep(load_sweep(SWEEPS / f"{name}.yaml"), out, executor)
+            plan = load_sweep(SWEEPS / f"{name}.yaml")
+            result = run_sweep(plan, out, executor, force=args.force)
             log.info("%s: %d runs (%d failed)", name, len(result.runs), result.failed)
             if args.run_only:
                 continue

@@ -101,11 +101,16 @@ def sweep(
     retry_failed: Annotated[
         bool, typer.Option(help="Run again the runs recorded as failed.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Clear another sweep's results in --out and run this one.")
+    ] = False,
 ) -> None:
     """Run every point of a sweep (resumable) and write runs.parquet and points.parquet."""
     from cuhlm_sim.experiments.sweep import load_sweep, run_sweep
+    from cuhlm_sim.experiments.sweep.store import claim_sweep_folder
 
     plan = load_sweep(sweep_file)
+    claim_sweep_folder(plan, out, force=force)  # before the first line: refused means untouched
     console.print(
         f"{sweep_file}: {len(plan.points)} points x {len(plan.seeds)} repetitions "
         f"over {', '.join(plan.axes) or 'no axis'}",
@@ -178,6 +183,9 @@ def capacity(
     ] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    force: Annotated[
+        bool, typer.Option(help="Clear other results in --out and run this search.")
+    ] = False,
 ) -> None:
     """Largest devices.count meeting every SLO, for each value of the --over axis."""
     from cuhlm_sim.config import load_scenario
@@ -188,10 +196,16 @@ def capacity(
         write_capacity,
     )
     from cuhlm_sim.experiments.sweep import RunStore
+    from cuhlm_sim.experiments.sweep.plan import digest
+    from cuhlm_sim.experiments.sweep.store import Owner, claim_folder
 
     slos = [parse_slo(s) for s in slo]
     axes = [parse_over(o) for o in over or []]
     scn = load_scenario(scenario, list(set_ or []), seed=seed)
+    if out is not None:  # the folder belongs to this search (same inputs: it resumes)
+        search = [scn.model_dump(mode="json"), list(map(str, slos)), axes, reps, start]
+        owner = Owner("capacity", digest([*search, max_devices, resolution]), str(scenario))
+        claim_folder(out, owner, force=force, same_legacy=lambda _: True)
     store = RunStore(None if out is None else out / "runs")
     try:
         with _progress() as bar, _executor(workers, scheduler) as ex:

@@ -36,12 +36,16 @@ def derived_seeds(base_seed: int, repetitions: int) -> list[int]:
     ]
 
 
+def digest(obj: Any) -> str:
+    """A short stable hash of JSON-like data (keys sorted)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
 def run_key(config: Mapping[str, Any]) -> str:
     """Hash of a resolved scenario (seed included) and the model revision: the run's identity
     on disk, so a model that gives other results never reuses stored runs."""
-    keyed = {"model_revision": MODEL_REVISION, "config": config}
-    text = json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return digest({"model_revision": MODEL_REVISION, "config": config})
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ class SweepPlan:
     points: list[dict[str, Any]]
     seeds: list[int]
     tasks: list[RunTask] = field(default_factory=list)
+
+    def plan_hash(self) -> str:
+        """The sweep's identity: its axes and every run's resolved scenario, seed included
+        (not the model revision: a newer model reruns the same sweep in its folder)."""
+        return digest({"axes": self.axes, "configs": [t.config for t in self.tasks]})
 
 
 def _axis_dimensions(spec: SweepSpec, source: str) -> list[list[dict[str, Any]]]:

@@ -23,10 +23,14 @@ import pandas as pd
 from cuhlm_sim import MODEL_REVISION, __version__
 from cuhlm_sim.config.build import load_scenario_trace
 from cuhlm_sim.config.schema import Scenario
-from cuhlm_sim.errors import CuhlmError
 from cuhlm_sim.experiments.executors import Executor, InProcessExecutor
 from cuhlm_sim.experiments.sweep.plan import RunTask, SweepPlan
-from cuhlm_sim.experiments.sweep.store import RunStore, runs_frame, write_sweep_tables
+from cuhlm_sim.experiments.sweep.store import (
+    RunStore,
+    claim_sweep_folder,
+    runs_frame,
+    write_sweep_tables,
+)
 from cuhlm_sim.runner import run_scenario
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -127,15 +131,16 @@ def run_sweep(
     on_start: Callable[[int, int], None] | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     retry_failed: bool = False,
+    force: bool = False,
 ) -> SweepResult:
     """Run a planned sweep into ``out_dir`` (resuming) and write runs/points Parquet files.
 
+    ``out_dir`` must be new, empty or this sweep's: another sweep's results are refused unless
+    ``force``, which clears them (:func:`~cuhlm_sim.experiments.sweep.store.claim_folder`).
     ``on_start(total, already_done)`` and ``on_result(record)`` let a caller draw progress.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CuhlmError(f"--out: {out_dir} exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_sweep_folder(plan, out_dir, force=force)
     store = RunStore(out_dir / "runs")
     done = sum(
         1
