@@ -21,7 +21,7 @@ from make_figures import SWEEPS, run_capacity
 
 from cuhlm_sim.atomic import atomic_write_text
 from cuhlm_sim.config.load import read_yaml
-from cuhlm_sim.experiments.sweep import make_executor
+from cuhlm_sim.experiments.executors import make_executor
 
 HERE = Path(__file__).resolve().parent
 SPEC = SWEEPS / "sensitivity.yaml"
