@@ -53,6 +53,8 @@ PATHS = Paths(
     real_trace=REAL_TRACE,
     #: Closed-loop accuracy of the real pair (``cuhlm accuracy``; rendered when present).
     accuracy_table=ROOT / "accuracy" / "qwen-coder-0.5b-1.5b.parquet",
+    #: The capacity ranking under jitter and SNR spread (``python analysis/sensitivity.py``).
+    sensitivity=ROOT / "analysis" / "sensitivity.md",
 )
 DEFAULT_OUT = ROOT / "analysis" / "validation.md"
 

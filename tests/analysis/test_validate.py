@@ -59,6 +59,9 @@ def test_report_with_real_trace(validate, tiny_trace: Path):
     assert "## Summary" in text
     for section in ("## U-HLM", "## CU-HLM", "## Importance", "## Gain vs SNR", "## Closed-form"):
         assert section in text
+    # analysis/sensitivity.md (committed) is quoted whole under its own section
+    sens = validate.PATHS.sensitivity.read_text(encoding="utf-8").strip()
+    assert "## Sensitivity" in text and sens in text
     assert validate.NOT_AVAILABLE not in text
     paper_sections = text.split("\n## ")[2:5]  # after the summary
     claim_lines = [ln for sec in paper_sections for ln in sec.splitlines() if ln.startswith("| ")]

@@ -38,6 +38,8 @@ class Paths:
     scenarios: Path
     real_trace: Path  # the real trace the report expects (a note says when it is missing)
     accuracy_table: Path  # closed-loop accuracy of the real pair (rendered when present)
+    #: analysis/sensitivity.md (``python analysis/sensitivity.py``), quoted when present
+    sensitivity: Path | None = None
 
 
 @dataclass
@@ -258,6 +260,13 @@ def render(rep: Report, paths: Paths, commit: str, now: dt.datetime | None = Non
             for c in rep.closed
         ],
     )
+    if paths.sensitivity is not None and paths.sensitivity.is_file():
+        lines += [
+            "",
+            "## Sensitivity: does the capacity ranking hold under jitter and SNR spread?",
+            "",
+            *paths.sensitivity.read_text(encoding="utf-8").rstrip().splitlines(),
+        ]
     lines += [
         "",
         "## Not compared",
