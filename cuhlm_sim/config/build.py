@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from cuhlm_sim.config import schema as s
 from cuhlm_sim.config.profiles import PROFILES
-from cuhlm_sim.errors import ScenarioError
+from cuhlm_sim.errors import ScenarioError, TraceError
 from cuhlm_sim.model import params as p
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.traces.arrays import TraceArrays
@@ -68,7 +68,10 @@ def load_scenario_trace(scn: s.Scenario) -> TraceArrays:
         trace = synth_arrays(SynthParams(num_rows=t.synth_rows), seed=t.synth_seed)
         if t.kinds is not None:
             names = np.asarray(trace.kind_names)[trace.kind]
-            trace = trace.select(np.isin(names, t.kinds))
+            mask = np.isin(names, t.kinds)
+            if not mask.any():
+                raise TraceError(f"trace.kinds: no rows of kind {t.kinds} in the synthetic trace")
+            trace = trace.select(mask)
         return trace
     return load_trace(t.path, kinds=t.kinds, rng=stream(t.synth_seed, Stream.TRACE_SYNTH))
 

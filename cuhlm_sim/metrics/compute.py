@@ -87,7 +87,9 @@ def summarize(result: RunResult[Recorder], cut: Truncation | None = None) -> dic
     skip_accepted = led.skipped("accepted")
     tau = p.devices.token_time_s
     values, weights = r.latency_samples()
-    lat_mean = None if weights.sum() == 0 else float((values * weights).sum() / weights.sum())
+    # The mean from exact sums (the stages of a verified token add up to its latency; a skipped
+    # token's latency is its drafting time), not from the samples, which may be binned.
+    lat_mean = _ratio(sum(r.stage_sums) + r.skip_latency_total(), n) if n else None
     n_uplink = led.sent("transmissions")
     throughput = n / duration
     # Per-stage breakdown over all tokens: skipped tokens spend τ in the SLM stage only.

@@ -110,14 +110,17 @@ class SignedSample:
     def __init__(self, exact_limit: int = EXACT_LIMIT) -> None:
         self.added = BoundedSample(exact_limit)
         self.removed = BoundedSample(exact_limit)
+        self._total = 0.0  # running Σ of the net values, exact whatever has been folded
 
     def book(self, values: np.ndarray, sign: int) -> None:
         (self.added if sign > 0 else self.removed).extend(values)
+        s = float(np.sum(values))
+        self._total += s if sign > 0 else -s
 
     def total(self) -> float:
-        """Σ of the net values (sums are exact until a fold, then per bin)."""
-        v, w = self.weighted()
-        return float((v * w).sum())
+        """Σ of the net values: a running float sum (never from the bins, so the block path,
+        which also books values it later takes back, and the exact path agree)."""
+        return self._total
 
     def weighted(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, net weights > 0) standing for what was added and not taken back."""

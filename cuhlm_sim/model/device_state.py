@@ -44,7 +44,7 @@ class DeviceState:
         Powers [W] of the device energy account (the same terms as ``summary.json``'s
         ``energy_breakdown_j`` device entries).
     token_time_s : float
-        τ: device time per drafted token [s].
+        τ: mean device time per drafted token [s].
     """
 
     __slots__ = (
@@ -109,7 +109,9 @@ class DeviceState:
     @property
     def energy_j(self) -> float:
         """Device energy spent since t = 0 [J]: drafting, transmitting and waiting for its
-        verified drafts, with the same terms as the summary's device energy (not windowed)."""
+        verified drafts, with the summary's terms (not windowed), except that drafting counts
+        the mean τ per drafted token where the summary sums each token's (jittered) time: a
+        decision made ahead of a block does not know the block's draws yet."""
         e = self._energy
         return (
             e.device_compute_w * self._tau * self._drafted

@@ -57,6 +57,7 @@ class Device(DeviceBase):
         "_j",
         "_job",
         "_ks",
+        "_last",
         "_left",
         "_n_sent",
         "_pending",
@@ -98,18 +99,24 @@ class Device(DeviceBase):
     def _serve(self, n: int) -> None:
         self._left = n
         self._pending = 0.0  # device time owed to skipped tokens, not yet waited for
-        self._next_block()
+        if not self._next_block():
+            self._finish_block(0)
 
-    def _next_block(self) -> None:
+    def _next_block(self) -> bool:
+        """Decide and start the next block; False when it transmits nothing (the caller then
+        passes its skips with :meth:`_finish_block`)."""
         size = min(self._left, BLOCK_ROWS)
         self._left -= size
         self._block_start = self.cursor
         rows = self._block(size)
         policy = self.policy
-        self._begin_block(rows, policy.transmit(rows, self.policy_rng if policy.uses_rng else None))
+        return self._begin_block(
+            rows, policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
+        )
 
-    def _begin_block(self, rows: np.ndarray, tx: np.ndarray) -> None:
-        """Book a decided block (rows from ``_block_start``, ``tx`` per row) and start on it."""
+    def _begin_block(self, rows: np.ndarray, tx: np.ndarray) -> bool:
+        """Book a decided block (rows from ``_block_start``, ``tx`` per row) and start on its
+        first transmitted draft; False when it has none."""
         policy = self.policy
         size = rows.shape[0]
         sent_pos = np.flatnonzero(tx)
@@ -139,8 +146,7 @@ class Device(DeviceBase):
         self._n_sent = n_sent
         self._j = 0
         if not n_sent:
-            self._finish_block(0)
-            return
+            return False
         # Columns read per transmitted draft are array.array: indexing them is as fast as a
         # list (a Python scalar comes out) at 8 bytes an entry, ~40 kB a device.
         # Skipped tokens before each transmitted draft, counted from the previous one.
@@ -157,6 +163,7 @@ class Device(DeviceBase):
         if self.priority_key is not None:
             self._prio = _f64(self.priority_key[sent_rows])
         self._to_draft(0, self.env.now)
+        return True
 
     def _skip_latency(self, lo: int, hi: int) -> float | np.ndarray:
         """Drafting times of the skipped tokens at block positions lo..hi-1: τ when times are
@@ -209,6 +216,7 @@ class Device(DeviceBase):
             self._book_sent(j, j + 1, -1)  # booked with the block, committed outside the window
         if self._first < 0:
             self._first = job.t_commit
+        self._last = job.t_commit
         j += 1
         self._j = j
         if j < self._n_sent:
@@ -218,16 +226,28 @@ class Device(DeviceBase):
 
     def _finish_block(self, pos: int) -> None:
         """Pass the skips after the block's last transmitted draft (from block position
-        ``pos``), then go on with the next block, or end the request."""
-        m = self._size - pos
-        if m:
-            self._skip(m, pos, self.env.now + self._pending)
-            c = self._c
-            self._pending += m * self._tau if c is None else c[pos + m] - c[pos]
-        if self._left > 0:
-            self._next_block()
-            return
-        self._request_finished(self.env.now + self._pending, self._pending)
+        ``pos``), then go on with the next blocks, or end the request.
+
+        A loop, not a recursion: a long request of skips only passes block after block at one
+        instant. The request ends at its last token's commit, computed with the same float
+        expression the window rule saw (a skip run's, or the verified token's ``t_commit``).
+        """
+        tau = self._tau
+        while True:
+            m = self._size - pos
+            if m:
+                t0 = self.env.now + self._pending
+                self._skip(m, pos, t0)
+                c = self._c
+                span = tau * m if c is None else c[pos + m] - c[pos]
+                self._last = t0 + span
+                self._pending += span
+            if self._left <= 0:
+                break
+            if self._next_block():
+                return
+            pos = 0
+        self._request_finished(self._last, self._pending)
 
     def _skip(self, m: int, pos: int, t0: float) -> None:
         """Book m skipped tokens from block position ``pos`` whose run starts at ``t0``.

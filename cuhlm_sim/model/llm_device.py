@@ -28,9 +28,11 @@ class LlmOnlyDevice(DeviceBase):
 
     def _llm_committed(self, job: Job, now: float) -> None:
         if self._first < 0:
-            self._first = now
+            self._first = job.t_commit
         self._llm_i += 1
         if self._llm_i < len(self._llm_rows):
             self._llm_submit()
             return
-        self._request_finished(now, 0.0)
+        # The commit time as the window rule saw it ((start + service) + downlink; ``now`` is
+        # start + (service + downlink), which can differ by an ulp).
+        self._request_finished(job.t_commit, 0.0)

@@ -59,7 +59,10 @@ class OpenLoopDevice(DeviceBase):
                 yield env.timeout(gaps[i])
                 t = tau if taus is None else taus[i]
                 if not tx[i]:
-                    rec.skipped_run(dev, np.array([env.now + t]), t, cums, i, log_rows)
+                    # A jittered time goes as a one-value array: the recorder keeps those as
+                    # values (bounded), a float as a count per distinct time.
+                    lat = t if taus is None else np.array([t])
+                    rec.skipped_run(dev, np.array([env.now + t]), lat, cums, i, log_rows)
                     continue
                 job = Job(dev, row, bits[i])
                 job.accepted, job.k, job.t_start = accepted[i], ks[i], env.now

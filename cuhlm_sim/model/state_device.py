@@ -48,7 +48,7 @@ class StateAwareDevice(Device):
         self.state = state
         self._frame_left = 0  # rows left in the current row-only block of the request
 
-    def _next_block(self) -> None:
+    def _next_block(self) -> bool:
         """Decide from the cursor up to the first transmitted row, inside the row-only block."""
         if not self._frame_left:
             self._frame_left = min(self._left, BLOCK_ROWS)
@@ -76,7 +76,7 @@ class StateAwareDevice(Device):
         self._left -= size
         self._block_start = start
         state.drafted(size)
-        self._begin_block(self._block(size), tx)
+        return self._begin_block(self._block(size), tx)
 
     def _on_committed(self, job: Job, now: float) -> None:
         self.state.verified(job)

@@ -120,3 +120,64 @@ def test_poisson_requests_queue_at_the_device_like_mg1(seqs):
     w = es + lam * es2 / (2 * (1 - lam * es))
     assert s["mean_request_latency_s"] == pytest.approx(w, rel=0.06)
     assert s["requests_completed"] / scn.duration_s == pytest.approx(40 * lam, rel=0.03)
+
+
+def _one_sequence_slm_only(path, duration_s: float) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "seed": 1,
+            "warmup_s": 0.0,
+            "duration_s": duration_s,
+            "devices": {
+                "count": 1,
+                "slm_latency_s": 0.07,
+                "slm_latency_dist": "fixed",
+                "think_time_s": 0.0,
+            },
+            "policy": {"kind": "slm_only"},
+            "trace": {"path": str(path)},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def one_sequence_3000(tmp_path_factory):
+    """A synthetic trace of 3,000 rows as one sequence (a request = three blocks)."""
+    import pyarrow as pa
+
+    from cuhlm_sim.traces.io import write_trace
+    from cuhlm_sim.traces.synth import SynthParams, synth_table
+
+    table, meta = synth_table(SynthParams(num_rows=3000), 0)
+    n = len(table)
+    table = table.set_column(table.schema.get_field_index("seq_id"), "seq_id", pa.array(["a"] * n))
+    pos = pa.array(range(n), type=table.schema.field("pos").type)
+    table = table.set_column(table.schema.get_field_index("pos"), "pos", pos)
+    path = tmp_path_factory.mktemp("one") / "one.parquet"
+    write_trace(table, path, meta)
+    return path
+
+
+@pytest.mark.parametrize("k", [2, 6, 7, 9])
+def test_a_request_counts_exactly_when_its_last_token_does(one_sequence_3000, k):
+    """Requests of 3,000 skipped tokens (three blocks) back to back, τ = 0.07 s; the window
+    ends at k·210 s, where the k-th request's last token commits up to float rounding (at
+    6·210 = 1260 it commits at 1260.0000000000002). The summary counts a request iff its last
+    token is in the window by the token log's own rule (ending the request at now + pending,
+    one ulp off the run's commit expression, counted one too many for k = 6 to 9)."""
+    out = run_scenario(_one_sequence_slm_only(one_sequence_3000, float(k * 210)), log_tokens=True)
+    log = pd.DataFrame(out.result.recorder.token_log()).sort_values("t_start_s")
+    last = log.iloc[2999::3000]  # every request's last token, in order
+    assert out.summary["requests_completed"] == int(last["in_window"].sum())
+    assert out.summary["requests_completed"] in (k - 1, k)
+
+
+def test_a_request_of_many_skip_only_blocks_needs_no_deep_stack(tiny_one_sequence, monkeypatch):
+    """With 4-row blocks a 2,000-token SLM-only request is 500 blocks passed at one instant
+    (the recursion it used to be needed ~1,500 frames, past Python's limit)."""
+    import cuhlm_sim.model.devices as devices
+
+    monkeypatch.setattr(devices, "BLOCK_ROWS", 4)
+    s = run_scenario(_one_sequence_slm_only(tiny_one_sequence, 300.0)).summary
+    assert s["requests_completed"] == 2  # ends at 140 and 280 s
+    assert s["tokens_generated"] == int(300.0 // 0.07)  # commits at 0.07 i <= 300

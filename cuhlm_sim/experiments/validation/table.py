@@ -158,6 +158,10 @@ class Check:
     rel_tol: float  # what tests/validation holds one run of the case's own length to
 
 
+#: Overrides that make a scenario file's times deterministic (see :meth:`Case.scenario`).
+FIXED_TIMES = ("devices.slm_latency_dist=fixed", "server.llm_latency_dist=fixed")
+
+
 @dataclass(frozen=True)
 class Case:
     """A scenario (a file of ``scenarios/`` with overrides, or the defaults with ``sections``)
@@ -182,13 +186,17 @@ class Case:
         seed: int | None = None,
         extra: Sequence[str] = (),
     ) -> Scenario:
-        """The case's scenario (its own duration and warm-up unless given)."""
+        """The case's scenario (its own duration and warm-up unless given), with fixed
+        per-token and per-batch times unless the case sets a distribution: the closed forms
+        are those of the deterministic cell (M/D/1, not M/G/1)."""
         duration = self.duration_s if duration_s is None else duration_s
         warmup = self.warmup_s if warmup_s is None else warmup_s
         if self.file is not None:
-            over = [*self.run_overrides(duration, warmup), *extra]
+            over = [*FIXED_TIMES, *self.run_overrides(duration, warmup), *extra]
             return load_scenario(scenarios_dir / self.file, over, seed=seed)
         data: dict[str, Any] = {"trace": {"path": None}, **self.sections}
+        data["devices"] = {"slm_latency_dist": "fixed", **data.get("devices", {})}
+        data["server"] = {"llm_latency_dist": "fixed", **data.get("server", {})}
         data.update(duration_s=duration, warmup_s=warmup)
         if seed is not None:
             data["seed"] = seed
