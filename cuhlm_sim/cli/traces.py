@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,12 @@ from cuhlm_sim.errors import CuhlmError, TraceError
 from cuhlm_sim.traces.schema import KINDS
 
 app = new_app(help="Token traces: generate (real models), list, synth, inspect, fit, report.")
+
+#: ``traces fit --bins``: a line needs three bins; more than a million is no longer a binning.
+MIN_FIT_BINS, MAX_FIT_BINS = 3, 1_000_000
+#: ``traces synth --vocab-size``: a draft token and at least one rival; 2^24 (16.7 M) is 64
+#: times the largest real vocabulary (Gemma's 262 k) and keeps the tail tables under 200 MB.
+MIN_VOCAB, MAX_VOCAB = 2, 1 << 24
 
 
 @app.command()
@@ -244,8 +251,15 @@ def fit(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Fit rejection ≈ a·u + b (binned, U-HLM style) and print the thresholds."""
-    from cuhlm_sim.traces.fit import fit_trace, save_plot
+    from cuhlm_sim.outputs.writer import check_destination
+    from cuhlm_sim.traces.fit import PLOT_SUFFIXES, fit_trace, save_plot
 
+    if bins is not None and not MIN_FIT_BINS <= bins <= MAX_FIT_BINS:
+        raise CuhlmError(f"--bins: must lie in [{MIN_FIT_BINS}, {MAX_FIT_BINS:,}] (got {bins})")
+    if plot is not None:  # before the fit, which may take a while on a big trace
+        if plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise CuhlmError(f"--plot {plot}: the name must end in {' or '.join(PLOT_SUFFIXES)}")
+        check_destination(plot, "--plot", folder=False)
     res = fit_trace(file, target=target, by_kind=by_kind, n_bins=bins)
     if as_json:
         console.print_json(json.dumps({k: r.to_dict() for k, r in res.items()}))
@@ -306,11 +320,25 @@ def synth(
     ] = 0.75,
 ) -> None:
     """Write a synthetic trace in the real schema (model: cuhlm_sim/traces/synth.py)."""
+    from cuhlm_sim.outputs.writer import check_destination
     from cuhlm_sim.traces.io import write_trace
     from cuhlm_sim.traces.synth import SynthParams, synth_table
 
     if rows < 1:
         raise CuhlmError(f"--rows: must be >= 1 (got {rows})")
+    if seed < 0:
+        raise CuhlmError(f"--seed: must be >= 0 (got {seed})")
+    if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
+        raise CuhlmError(
+            f"--vocab-size: must lie in [{MIN_VOCAB}, {MAX_VOCAB:,}] (got {vocab_size}): the "
+            "draft token's rivals need a vocabulary of two or more tokens"
+        )
+    for option, value in (("--a", a), ("--b", b)):
+        if not math.isfinite(value):
+            raise CuhlmError(f"{option}: must be a finite number (got {value})")
+    if not 0.0 <= weight_confident <= 1.0:
+        raise CuhlmError(f"--weight-confident: must lie in [0, 1] (got {weight_confident})")
+    check_destination(out, "OUT", folder=False)
     params = SynthParams(
         num_rows=rows,
         vocab_size=vocab_size,
