@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from cuhlm_sim.cli.common import console, err_console
@@ -86,6 +96,53 @@ def steady_state_warning(summary: dict[str, Any], devices: int) -> str | None:
     )
 
 
+class RunProgress:
+    """``progress(simulated_s, end_s)`` for :func:`cuhlm_sim.runner.run_scenario`: a bar of
+    simulated time with its ETA on stderr, shown only when stderr is a terminal and only once
+    the run has taken ``after_s`` of wall time (short runs print nothing). A new ``end_s``
+    (the second run of ``warmup_s: auto``) starts the bar again."""
+
+    def __init__(self, after_s: float = 2.0, console: Console | None = None) -> None:
+        self.after_s = after_s
+        self.console = console or err_console
+        self._t0 = time.monotonic()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._end_s: float | None = None
+
+    def __call__(self, now_s: float, end_s: float) -> None:
+        if self._bar is None:
+            if time.monotonic() - self._t0 < self.after_s or not self.console.is_terminal:
+                return
+            self._bar = Progress(
+                TextColumn("simulated"),
+                BarColumn(),
+                TextColumn("{task.completed:.4g} of {task.total:.4g} s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.start()
+        if end_s != self._end_s:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task("run", total=end_s)
+            self._end_s = end_s
+        assert self._task is not None
+        self._bar.update(self._task, completed=min(now_s, end_s))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+#: Wall time after which ``cuhlm run`` shows its progress bar [s].
+PROGRESS_AFTER_S = 2.0
+
+
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     set_: SetOption = None,
@@ -119,10 +176,13 @@ def run(
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = Path("runs") / scenario.stem / f"{stamp}-seed{scn.seed}"
     check_result_dir(out, overwrite=force)  # before simulating, not after
+    progress = RunProgress(PROGRESS_AFTER_S)
     try:
-        result = run_scenario(scn, log_tokens=log_tokens)
+        result = run_scenario(scn, log_tokens=log_tokens, progress=progress)
     except CuhlmError as exc:
         raise _name_source(exc, scenario) from None
+    finally:
+        progress.close()
     manifest = build_manifest(
         scn.model_dump(mode="json"),
         scn.seed,
@@ -155,14 +215,20 @@ def validate(
 ) -> None:
     """Check a scenario file (schema, values, trace file and columns) without running it."""
     from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.memory import format_bytes
     from cuhlm_sim.runner import check_scenario
 
     scn = load_scenario(scenario, list(set_ or []))
     try:
-        check_scenario(scn)
+        estimate = check_scenario(scn)
     except CuhlmError as exc:
         raise _name_source(exc, scenario) from None
-    console.print(f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices)")
+    console.print(
+        f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices; a run needs about "
+        f"{format_bytes(estimate.total)} of memory)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def keys() -> None:

@@ -46,6 +46,17 @@ def trace_files(path: Path, field: str = "trace.path") -> list[Path]:
     return [path]
 
 
+def count_trace_rows(path: str | Path, field: str = "trace.path") -> int:
+    """Rows of a trace file or folder, from the Parquet footers (no column is read)."""
+    total = 0
+    for f in trace_files(Path(path), field):
+        try:
+            total += pq.ParquetFile(f).metadata.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TraceError(f"{field}: {f} is not a readable Parquet file ({exc})") from None
+    return total
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
     """The JSON metadata stored under ``METADATA_KEY`` (empty if absent)."""
     try:
