@@ -6,7 +6,8 @@ sum of parts, each a measured constant times what the scenario asks for; a run w
 exceeds the available memory is refused in one line before anything big is allocated.
 
 The constants are upper envelopes of the peak RSS growth of real runs (``ru_maxrss`` minus the
-RSS before the run, in a fresh process, on this project's Linux/CPython 3.11 machine):
+RSS before the run, in a fresh process started from a shell, on this project's Linux/CPython
+3.11 machine; from a big parent, use ``VmHWM``: ``ru_maxrss`` keeps the parent's peak):
 
 * :data:`DEVICE_BYTES`, 30 kB per device: 1,000 / 10,000 / 100,000 devices of
   ``scenarios/default.yaml`` (2 s, no warm-up; lognormal drafting times, per-device SNRs) grew

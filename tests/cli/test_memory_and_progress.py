@@ -146,26 +146,26 @@ def test_real_runs_stay_under_their_estimate(tmp_path):
     is large enough that its part dominates: halving DEVICE_BYTES or LOG_SENT_BYTES fails."""
     script = textwrap.dedent(
         """
-        import json, resource, sys
+        import json, sys
         from cuhlm_sim.config.build import build_params, load_scenario_trace
         from cuhlm_sim.config.load import load_scenario
         from cuhlm_sim.memory import estimate_run
         from cuhlm_sim.runner import simulate
 
-        def rss():
+        def status(key):  # VmHWM, not ru_maxrss: that one keeps the parent's peak over exec
             with open("/proc/self/status") as f:
-                return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
+                return next(int(l.split()[1]) * 1024 for l in f if l.startswith(key))
 
         scn = load_scenario(sys.argv[1], json.loads(sys.argv[2]))
         log = sys.argv[3] == "log"
         trace = load_scenario_trace(scn)
         params = build_params(scn, trace, log_tokens=log)
         est = estimate_run(params, trace.num_rows)
-        before = rss()
+        before = status("VmRSS")
         res = simulate(params, trace)
         if log:
             res.recorder.token_log()
-        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        grown = status("VmHWM") - before
         print(json.dumps({"grown": grown, "estimate": est.total}))
         """
     )
