@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import textwrap
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from cuhlm_sim.cli.common import console, err_console
 from cuhlm_sim.errors import CuhlmError
@@ -235,9 +237,33 @@ def keys() -> None:
     """List every scenario key with its type, default and meaning."""
     from cuhlm_sim.config.reference import scenario_reference_rows
 
-    table = Table(title="scenario keys")
-    for col in ("key", "type", "default", "description"):
-        table.add_column(col, overflow="fold")
-    for row in scenario_reference_rows():
-        table.add_row(*(escape(c) for c in row))
-    console.print(table)
+    for line, style in key_lines(scenario_reference_rows(), console.width):
+        console.print(Text(line, style=style), soft_wrap=True)
+
+
+def key_lines(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, str]]:
+    """(line, style) pairs for ``cuhlm keys``: per key a line ``key (type, default D)`` and
+    the description under it, indented, both wrapped at ``width`` between words, so that no
+    key name, type or number is cut however narrow the terminal (a table folded them)."""
+    width = max(width, 40)
+    out: list[tuple[str, str]] = []
+    for key, type_, default, description in rows:
+        head = textwrap.wrap(
+            f"{key} ({type_}, default {default})",
+            width,
+            subsequent_indent=" " * 8,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.append((head[0], "bold"))
+        out += [(line, "") for line in head[1:]]
+        body = textwrap.wrap(
+            description,
+            width,
+            initial_indent=" " * 4,
+            subsequent_indent=" " * 4,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out += [(line, "") for line in body]
+    return out

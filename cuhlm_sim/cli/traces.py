@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cuhlm_sim.cli.common import console, new_app
 from cuhlm_sim.errors import CuhlmError, TraceError
@@ -167,30 +168,8 @@ def list_cmd(
             json.dumps({"traces": [e.to_dict() for e in entries], "skipped": skipped})
         )
         return
-    t = Table(title=f"traces under {folder}")
-    t.add_column("file", overflow="fold")
-    t.add_column("pair (draft → target)", overflow="fold")
-    for col in ("size", "rows", "prompts code/prose/chat", "mean α", "accept", "a", "b"):
-        t.add_column(col, justify="right")
-    for col in ("T", "device", "importance"):
-        t.add_column(col)
-    for e in entries:
-        t.add_row(
-            e.file,
-            e.pair,
-            e.size_ratio_text(),
-            f"{e.rows:,}",
-            "/".join(str(e.prompts_per_kind.get(k, 0)) for k in KINDS)
-            + "".join(f" {k} {v}" for k, v in e.prompts_per_kind.items() if k not in KINDS),
-            "-" if e.mean_alpha is None else f"{e.mean_alpha:.3f}",
-            f"{e.accept_rate:.3f}",
-            "-" if e.fit_a is None else f"{e.fit_a:.3f}",
-            "-" if e.fit_b is None else f"{e.fit_b:.3f}",
-            e.temperature_text(),
-            e.device or "-",
-            "yes" if e.importance else "no",
-        )
-    console.print(t)
+    for line, style in catalogue_lines(entries, console.width):
+        console.print(Text(line, style=style), soft_wrap=True)
     for path, why in skipped:
         console.print(f"skipped {path}: {why}", highlight=False)
 
@@ -264,36 +243,93 @@ def fit(
     if as_json:
         console.print_json(json.dumps({k: r.to_dict() for k, r in res.items()}))
     else:
-        t = Table(
-            "set",
-            "rows",
-            "bins",
-            "a [95% CI]",
-            "b [95% CI]",
-            "R²",
-            "Δ",
-            "u_th averse",
-            "skip",
-            "u_th prone",
-            "skip",
-        )
-        for name, r in res.items():
-            t.add_row(
-                name,
-                str(r.n_tokens),
-                str(r.n_bins),
-                f"{r.a:.3f} [{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}]",
-                f"{r.b:.3f} [{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}]",
-                f"{r.r2:.3f}",
-                f"{r.delta:.3f}",
-                f"{r.u_th_averse:.3f}",
-                f"{r.skip_rate_averse:.3f}",
-                f"{r.u_th_prone:.3f}",
-                f"{r.skip_rate_prone:.3f}",
-            )
-        console.print(t)
+        for table in fit_tables(res):
+            console.print(table)
     if plot is not None:
         console.print(f"plot: {save_plot(res, plot)}")
+
+
+def catalogue_lines(entries: list, width: int) -> list[tuple[str, str]]:
+    """(line, style) pairs for ``traces list``: the file on its own line, then its facts as
+    ``name value`` items wrapped between items at ``width`` (a 13-column table folded names
+    and cut numbers to ``0.…`` at 80 columns)."""
+    width = max(width, 40)
+    out: list[tuple[str, str]] = []
+    for e in entries:
+        prompts = "/".join(str(e.prompts_per_kind.get(k, 0)) for k in KINDS) + "".join(
+            f" {k} {v}" for k, v in e.prompts_per_kind.items() if k not in KINDS
+        )
+        items = [
+            f"pair {e.pair} ({e.size_ratio_text()})",
+            f"rows {e.rows:,}",
+            f"prompts code/prose/chat {prompts}",
+            "mean α " + ("-" if e.mean_alpha is None else f"{e.mean_alpha:.3f}"),
+            f"accept {e.accept_rate:.3f}",
+            "fit a " + ("-" if e.fit_a is None else f"{e.fit_a:.3f}"),
+            "b " + ("-" if e.fit_b is None else f"{e.fit_b:.3f}"),
+            f"T {e.temperature_text()}",
+            f"device {e.device or '-'}",
+            f"importance {'yes' if e.importance else 'no'}",
+        ]
+        out.append((e.file, "bold"))
+        line = ""
+        for item in items:
+            joined = f"{line}; {item}" if line else f"    {item}"
+            if line and len(joined) > width:
+                out.append((line, ""))
+                joined = f"    {item}"
+            line = joined
+        out.append((line, ""))
+    return out
+
+
+def _numbers_table(title: str, *columns: str) -> Table:
+    """A table whose cells fold rather than end in "…": a number is never cut."""
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+    return table
+
+
+def fit_tables(res: dict) -> list[Table]:
+    """``traces fit`` as two tables that fit 80 columns (one had eleven columns, and rich
+    cut a and b to ``0.7…``): the line with its 95 % intervals, then the thresholds."""
+    line = _numbers_table(
+        "fit: rejection ≈ a·u + b (weighted, on u bins)",
+        "set",
+        "rows",
+        "bins",
+        "a\n[95% CI]",
+        "b\n[95% CI]",
+        "R²",
+    )
+    thresholds = _numbers_table(
+        "u_th: risk-averse −b/a, risk-prone (Δ − b)/a",
+        "set",
+        "Δ",
+        "u_th averse",
+        "skip",
+        "u_th prone",
+        "skip",
+    )
+    for name, r in res.items():
+        line.add_row(
+            name,
+            str(r.n_tokens),
+            str(r.n_bins),
+            f"{r.a:.3f}\n[{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}]",
+            f"{r.b:.3f}\n[{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}]",
+            f"{r.r2:.3f}",
+        )
+        thresholds.add_row(
+            name,
+            f"{r.delta:.3f}",
+            f"{r.u_th_averse:.3f}",
+            f"{r.skip_rate_averse:.3f}",
+            f"{r.u_th_prone:.3f}",
+            f"{r.skip_rate_prone:.3f}",
+        )
+    return [line, thresholds]
 
 
 @app.command()
