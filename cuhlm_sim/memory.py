@@ -30,6 +30,8 @@ RSS before the run, in a fresh process started from a shell, on this project's L
 * :data:`QUEUED_BYTES`, 0.85 kB per token of an open-loop (``devices.arrival: poisson``) run,
   whose drafts may all wait in a queue: 100 devices at 100 and 10 tokens/s for 100 s grew
   0.70 and 0.84 kB per arrival.
+* :data:`BATCH_SIZE_BYTES`, 48 B per batch size up to ``server.max_batch``: the GPU server
+  tabulates t(b) for every b once per run (a float64 array and a list of Python floats).
 * :data:`FIXED_BYTES`, 64 MB: the three bounded latency samples (8 MiB of exact values each
   before they fold into a histogram) and their copies when summarised.
 
@@ -58,6 +60,7 @@ RUN_ROW_BYTES = 700
 LOG_SENT_BYTES = 2_600
 LOG_SKIP_BYTES = 350
 QUEUED_BYTES = 850
+BATCH_SIZE_BYTES = 48
 FIXED_BYTES = 64_000_000
 
 #: What each part of an estimate is named after: the key or option that makes it grow.
@@ -67,6 +70,7 @@ PART_FIELDS = {
     "token log": "--log-tokens",
     "queued drafts": "devices.arrival_rate_per_s",
     "samples": "duration_s",
+    "batch sizes": "server.max_batch",
 }
 
 #: What to change when a part does not fit.
@@ -76,6 +80,7 @@ ADVICE = {
     "token log": "drop --log-tokens or shorten duration_s",
     "queued drafts": "lower devices.arrival_rate_per_s or shorten duration_s",
     "samples": "free some memory",
+    "batch sizes": "lower server.max_batch",
 }
 
 
@@ -202,6 +207,7 @@ def estimate_run(params: SimParams, rows: int, trace_field: str = "trace.path") 
         "samples": float(FIXED_BYTES),
         "devices": float(dev.count) * DEVICE_BYTES,
         "trace rows": float(rows) * RUN_ROW_BYTES,
+        "batch sizes": float(params.server.max_batch + 1) * BATCH_SIZE_BYTES,
     }
     if params.log_tokens:
         # HLM and LLM-only skip nothing: a device's tokens are the verified ones.

@@ -46,9 +46,14 @@ def _estimate(scn: Scenario, log_tokens: bool = False):
 
 def test_estimate_of_devices_and_trace_rows():
     est = _estimate(_scenario(devices={"count": 1000}))
-    # 64 MB of samples + 1,000 devices x 30 kB + 2,000 rows x 700 B
-    assert est.parts == {"samples": 64e6, "devices": 30e6, "trace rows": 1.4e6}
-    assert est.total == 95.4e6
+    # 64 MB of samples + 1,000 devices x 30 kB + 2,000 rows x 700 B + 5 batch sizes x 48 B
+    assert est.parts == {
+        "samples": 64e6,
+        "devices": 30e6,
+        "trace rows": 1.4e6,
+        "batch sizes": 240.0,
+    }
+    assert est.total == 95.40024e6
 
 
 def test_estimate_of_the_token_log():
@@ -102,6 +107,7 @@ def test_ten_million_devices_are_refused_before_anything_is_built(
     ("override", "field"),
     [
         (["--set", "trace.path=null", "--set", "trace.synth_rows=100000000"], "trace.synth_rows"),
+        (["--set", "server.max_batch=1000000000"], "server.max_batch"),
         (["--log-tokens", "--set", "duration_s=1e7"], "--log-tokens"),
     ],
 )
