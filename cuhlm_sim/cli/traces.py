@@ -184,6 +184,10 @@ def inspect_cmd(
     """Summarise a trace: rows, prompts, α, accept rate, u distribution, payload per k."""
     from cuhlm_sim.traces.inspect import summarize
 
+    if not 1 <= prob_bits <= 64:
+        raise CuhlmError(f"--prob-bits: must lie in [1, 64] (got {prob_bits})")
+    if vocab_size is not None and vocab_size < 2:
+        raise CuhlmError(f"--vocab-size: must be >= 2 (got {vocab_size})")
     s = summarize(file, prob_bits=prob_bits, vocab_size=vocab_size)
     if as_json:
         console.print_json(json.dumps(s.to_dict()))
@@ -356,6 +360,7 @@ def synth(
     ] = 0.75,
 ) -> None:
     """Write a synthetic trace in the real schema (model: cuhlm_sim/traces/synth.py)."""
+    from cuhlm_sim.memory import check_fits, estimate_trace
     from cuhlm_sim.outputs.writer import check_destination
     from cuhlm_sim.traces.io import write_trace
     from cuhlm_sim.traces.synth import SynthParams, synth_table
@@ -375,6 +380,7 @@ def synth(
     if not 0.0 <= weight_confident <= 1.0:
         raise CuhlmError(f"--weight-confident: must lie in [0, 1] (got {weight_confident})")
     check_destination(out, "OUT", folder=False)
+    check_fits(estimate_trace(rows, "--rows"))
     params = SynthParams(
         num_rows=rows,
         vocab_size=vocab_size,

@@ -294,3 +294,22 @@ def test_traces_synth_smallest_vocabulary_works(cli_runner, tmp_path):
 @pytest.mark.parametrize("bins", ["-1", "0", "2", str(10**20)])
 def test_traces_fit_bins_out_of_range(cli_runner, tiny_trace, bins):
     _fails(cli_runner, ["traces", "fit", tiny_trace, "--bins", bins], "--bins")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--vocab-size", "-1"), ("--vocab-size", "1"), ("--prob-bits", "0")]
+)
+def test_traces_inspect_impossible_values(cli_runner, tiny_trace, option, value):
+    _fails(cli_runner, ["traces", "inspect", tiny_trace, option, value], option)
+
+
+def test_traces_synth_too_many_rows_for_the_memory(cli_runner, tmp_path):
+    out = tmp_path / "t.parquet"
+    _fails(
+        cli_runner,
+        ["traces", "synth", out, "--rows", "99999999999999999999"],
+        "--rows",
+        "needs about",
+        "available",
+    )
+    assert not out.exists()
