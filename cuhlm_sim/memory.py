@@ -151,10 +151,10 @@ def _cgroup_room() -> int | None:
 
 
 def available_memory() -> int | None:
-    """Bytes this process can still allocate without swapping: psutil's ``available`` when
-    psutil is installed (it comes with the ``cluster`` extra), else ``MemAvailable`` of
-    /proc/meminfo, else ``os.sysconf`` free pages; capped by a cgroup v2 limit. None when
-    the platform tells none of these (the check is then skipped)."""
+    """Bytes this process can still allocate without swapping: psutil's ``available`` (a
+    dependency), else, in an environment without it, ``MemAvailable`` of /proc/meminfo, else
+    ``os.sysconf`` free pages; capped by a cgroup v2 limit. None when the platform tells
+    none of these (the check is then skipped)."""
     found: int | None = None
     try:
         import psutil
