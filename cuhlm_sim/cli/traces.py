@@ -100,6 +100,7 @@ def generate(
     """Generate (or resume) a trace from a draft/target pair; finished prompts are kept."""
     from rich.logging import RichHandler
 
+    from cuhlm_sim.outputs.writer import check_destination
     from cuhlm_sim.traces.generate import QUICK, GenerateOptions, default_out
     from cuhlm_sim.traces.generate import generate as run
     from cuhlm_sim.traces.specs import pair_specs, resolve_spec
@@ -142,6 +143,7 @@ def generate(
     )
     opts.validate()
     dest = out or default_out(opts.models, quick, draft_spec, target_spec)
+    check_destination(dest, "--out", folder=False)  # before any model is loaded
     res = run(opts, dest, cache_dir=cache_dir, progress=not no_progress)
     rate = res.generated_tokens / res.seconds if res.seconds > 0 and res.generated_tokens else 0.0
     spt = f"{res.seconds_per_token:.3f} s/token generating" if res.seconds_per_token else "-"

@@ -313,3 +313,15 @@ def test_traces_synth_too_many_rows_for_the_memory(cli_runner, tmp_path):
         "available",
     )
     assert not out.exists()
+
+
+def test_accuracy_out_checked_before_decoding(cli_runner, afile, monkeypatch):
+    import cuhlm_sim.accuracy.run as run
+
+    monkeypatch.setattr(run, "run_accuracy", lambda *a, **k: pytest.fail("decoding started"))
+    _fails(cli_runner, ["accuracy", "--out", afile / "a.parquet"], "--out", "afile is a file")
+    _fails(
+        cli_runner,
+        ["accuracy", "--out", afile.parent / "a.parquet", "--readme", afile / "R.md"],
+        "--readme",
+    )
