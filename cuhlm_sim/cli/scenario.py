@@ -183,6 +183,14 @@ def run(
         result = run_scenario(scn, log_tokens=log_tokens, progress=progress)
     except CuhlmError as exc:
         raise _name_source(exc, scenario) from None
+    except KeyboardInterrupt:
+        progress.close()
+        err_console.print(
+            f"interrupted: nothing written to {out} (a single run is not resumable)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=130) from None  # 128 + SIGINT, as the sweep exits
     finally:
         progress.close()
     manifest = build_manifest(

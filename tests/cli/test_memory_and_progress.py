@@ -244,3 +244,21 @@ def test_run_in_a_pipe_prints_no_progress(cli_runner, write_scenario, tmp_path, 
     res = cli_runner.invoke(app, ["run", str(write_scenario()), "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     assert "simulated" not in res.stderr and "ETA" not in res.stderr
+
+
+def test_ctrl_c_during_a_run_is_one_line_and_writes_nothing(
+    cli_runner, write_scenario, tmp_path, monkeypatch
+):
+    import cuhlm_sim.runner as runner
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_scenario", interrupted)
+    out = tmp_path / "o"
+    res = cli_runner.invoke(app, ["run", str(write_scenario()), "--out", str(out)])
+    assert res.exit_code == 130, res.output
+    assert res.stderr.strip().splitlines() == [
+        f"interrupted: nothing written to {out} (a single run is not resumable)"
+    ]
+    assert not out.exists()
