@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,12 @@ def _check(path: Path, overrides: list[str], seed: int | None = None) -> None:
         assert value == "auto" or math.isfinite(value)
 
 
-def _write(text: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="cuhlm-fuzz-"))
-    path = folder / "s.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def _load(text: str, overrides: Sequence[str] = (), seed: int | None = None) -> None:
+    """Write ``text`` as a scenario file in a temporary folder (removed after) and check it."""
+    with tempfile.TemporaryDirectory(prefix="cuhlm-fuzz-") as folder:
+        path = Path(folder) / "s.yaml"
+        path.write_text(text, encoding="utf-8")
+        _check(path, list(overrides), seed)
 
 
 FUZZ = settings(
@@ -99,7 +101,7 @@ FUZZ = settings(
 @given(items=st.lists(st.tuples(paths, values), min_size=1, max_size=8))
 def test_random_documents(items):
     doc = _nest(items)
-    _check(_write(yaml.safe_dump(doc, allow_unicode=True)), [])
+    _load(yaml.safe_dump(doc, allow_unicode=True))
 
 
 @FUZZ
@@ -110,14 +112,13 @@ def test_random_documents(items):
 )
 def test_random_overrides(base, sets, seed):
     doc = _nest(base) or {"name": "fuzz"}
-    path = _write(yaml.safe_dump(doc, allow_unicode=True))
-    _check(path, [f"{key}={raw}" for key, raw in sets], seed)
+    _load(yaml.safe_dump(doc, allow_unicode=True), [f"{key}={raw}" for key, raw in sets], seed)
 
 
 @FUZZ
 @given(text=st.text(max_size=200))
 def test_random_text(text):
-    _check(_write(text), [])
+    _load(text)
 
 
 @FUZZ
@@ -163,4 +164,4 @@ def test_random_text(text):
     )
 )
 def test_hand_picked_yaml_oddities(lines):
-    _check(_write("\n".join(lines) + "\n"), [])
+    _load("\n".join(lines) + "\n")
