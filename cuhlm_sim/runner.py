@@ -8,11 +8,13 @@ recorder (the model knows only its interface, :class:`cuhlm_sim.model.recording.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cuhlm_sim.config.build import build_params, load_scenario_trace
+from cuhlm_sim.config.build import build_params, load_scenario_trace, scenario_trace_rows
 from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.memory import MemoryEstimate, check_fits, estimate_run, estimate_setup
 from cuhlm_sim.metrics.accuracy import run_accuracy
 from cuhlm_sim.metrics.compute import summarize
 from cuhlm_sim.metrics.recorder import Recorder
@@ -37,29 +39,62 @@ def _recorder(params: SimParams) -> Recorder:
     return Recorder(params.warmup_s, params.end_s, params.devices.count, params.log_tokens)
 
 
-def check_scenario(scenario: Scenario) -> TraceArrays:
+def _trace_field(scenario: Scenario) -> str:
+    return "trace.path" if scenario.trace.path is not None else "trace.synth_rows"
+
+
+def _load_trace_checked(scenario: Scenario) -> TraceArrays:
+    """The scenario's trace, unless its rows and the devices cannot fit in memory (refused
+    before anything is loaded or built)."""
+    rows = scenario_trace_rows(scenario)
+    check_fits(estimate_setup(scenario.devices.count, rows, _trace_field(scenario)))
+    return load_scenario_trace(scenario)
+
+
+def check_scenario(scenario: Scenario, *, log_tokens: bool = False) -> MemoryEstimate:
     """Everything a run would reject, without simulating: trace file, columns, value ranges,
-    and every component built as a run builds it (policy, channel, uplink, GPU server), so
-    settings that depend on the trace (e.g. truncation_k in its k_grid) fail here too."""
+    every component built as a run builds it (policy, channel, uplink, GPU server), so
+    settings that depend on the trace (e.g. truncation_k in its k_grid) fail here too, and a
+    run too large for the machine's memory. Returns the run's memory estimate."""
     import simpy
 
     from cuhlm_sim.model.components import build_components
 
-    trace = load_scenario_trace(scenario)
-    params = build_params(scenario, trace)
+    trace = _load_trace_checked(scenario)
+    estimate = _run_estimate(scenario, trace, log_tokens)
+    check_fits(estimate)
+    params = build_params(scenario, trace, log_tokens=log_tokens)
     build_components(simpy.Environment(), params, trace, _recorder(params))
-    return trace
+    return estimate
+
+
+def _run_estimate(scenario: Scenario, trace: TraceArrays, log_tokens: bool) -> MemoryEstimate:
+    """The run's memory; with ``warmup_s: auto`` for the longest run the detection can ask
+    for (a warm-up cut inside the pilot, so at most ``duration_s``)."""
+    warmup = scenario.duration_s if scenario.warmup_s == "auto" else None
+    params = build_params(scenario, trace, log_tokens=log_tokens, warmup_s=warmup)
+    return estimate_run(params, trace.num_rows, _trace_field(scenario))
 
 
 def simulate(
-    params: SimParams, trace: TraceArrays, *, count_events: bool = False
+    params: SimParams,
+    trace: TraceArrays,
+    *,
+    count_events: bool = False,
+    progress: Callable[[float, float], None] | None = None,
 ) -> RunResult[Recorder]:
     """Run the model on ``params`` and ``trace`` with a fresh metrics recorder."""
-    return engine.simulate(params, trace, _recorder(params), count_events=count_events)
+    return engine.simulate(
+        params, trace, _recorder(params), count_events=count_events, progress=progress
+    )
 
 
 def _auto_warmup(
-    scenario: Scenario, trace: TraceArrays, log_tokens: bool, count_events: bool
+    scenario: Scenario,
+    trace: TraceArrays,
+    log_tokens: bool,
+    count_events: bool,
+    progress: Callable[[float, float], None] | None = None,
 ) -> tuple[RunResult[Recorder], Truncation]:
     """``warmup_s: auto``: a pilot run with the window [0, duration_s] gives the series of
     verified-token latencies; MSER-5 cuts it; the run is repeated with that warm-up.
@@ -72,6 +107,7 @@ def _auto_warmup(
         build_params(scenario, trace, log_tokens=log_tokens, warmup_s=0.0),
         trace,
         count_events=count_events,
+        progress=progress,
     )
     series = pilot.recorder.latency_series
     cut = series.truncation()
@@ -79,7 +115,7 @@ def _auto_warmup(
     if warmup <= 0:
         return pilot, cut
     params = build_params(scenario, trace, log_tokens=log_tokens, warmup_s=warmup)
-    return simulate(params, trace, count_events=count_events), cut
+    return simulate(params, trace, count_events=count_events, progress=progress), cut
 
 
 def run_scenario(
@@ -88,18 +124,28 @@ def run_scenario(
     trace: TraceArrays | None = None,
     log_tokens: bool = False,
     count_events: bool = False,
+    progress: Callable[[float, float], None] | None = None,
+    check_memory: bool = True,
 ) -> RunOutput:
     """Simulate ``scenario``; pass ``trace`` to reuse one already loaded. With
     ``warmup_s: auto`` this is two runs of the same seed (see :func:`_auto_warmup`);
-    ``wall_time_s`` covers both."""
+    ``wall_time_s`` covers both.
+
+    With ``check_memory`` a run whose estimated memory (:mod:`cuhlm_sim.memory`) exceeds
+    what the machine has available is refused before the trace or the devices are built.
+    ``progress(simulated_s, end_s)`` is called as each run advances (results do not
+    change)."""
     if trace is None:
-        trace = load_scenario_trace(scenario)
+        trace = _load_trace_checked(scenario) if check_memory else load_scenario_trace(scenario)
+    if check_memory:
+        check_fits(_run_estimate(scenario, trace, log_tokens))
     t0 = time.perf_counter()
     if scenario.warmup_s == "auto":
-        result, cut = _auto_warmup(scenario, trace, log_tokens, count_events)
+        result, cut = _auto_warmup(scenario, trace, log_tokens, count_events, progress)
     else:
         params = build_params(scenario, trace, log_tokens=log_tokens)
-        result, cut = simulate(params, trace, count_events=count_events), None
+        result = simulate(params, trace, count_events=count_events, progress=progress)
+        cut = None
     summary = summarize(result, cut)
     summary.update(run_accuracy(scenario, trace))
     summary["importance_source"] = importance_source_used(

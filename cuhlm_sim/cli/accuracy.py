@@ -65,12 +65,15 @@ def accuracy(
     CU-HLM, Rand-HLM), score the texts, write accuracy/<pair>.parquet. Resumable."""
     from cuhlm_sim.accuracy.configs import AccuracyError
     from cuhlm_sim.accuracy.run import AccuracyOptions, run_accuracy
+    from cuhlm_sim.outputs.writer import check_destination
     from cuhlm_sim.traces.models import get_pair
 
     for name in ("cuhlm_sim.accuracy", "cuhlm_sim.traces.models"):  # progress in the log
         logging.getLogger(name).setLevel(logging.INFO)
     stem = get_pair(models).stem
     out = out or Path("accuracy") / f"{stem}.parquet"
+    check_destination(out, "--out", folder=False)  # before an hour of decoding, not after
+    check_destination(readme or out.parent / "README.md", "--readme", folder=False)
     names = tuple(c.strip() for c in configs.split(",") if c.strip())
     if max_batches is not None and max_batches < 1:
         raise AccuracyError(f"--max-batches: must be >= 1 (got {max_batches})")

@@ -8,6 +8,7 @@ their traceback. A command added to any app gets this without doing anything.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, NoReturn
 
 import typer
@@ -27,14 +28,29 @@ def exit_with(exc: CuhlmError) -> NoReturn:
     raise typer.Exit(code=exc.exit_code)
 
 
+#: OSError numbers that always describe the machine, never a bug: a full disk or quota, a
+#: read-only file system, missing permission. Whatever file they hit, the user can act on them.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
 class UserErrorGroup(TyperGroup):
-    """A command group whose commands' user errors become :func:`exit_with`."""
+    """A command group whose commands' user errors become :func:`exit_with`.
+
+    Besides :class:`CuhlmError`, an :class:`OSError` of :data:`ENVIRONMENT_ERRNOS` (the disk
+    filled up during a long sweep, say) is one line naming the file: no check made before the
+    work can rule those out. Other OSErrors keep their traceback.
+    """
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CuhlmError as exc:
             exit_with(exc)
+        except OSError as exc:
+            if exc.errno not in ENVIRONMENT_ERRNOS:
+                raise
+            where = exc.filename if exc.filename is not None else "a file or folder"
+            exit_with(CuhlmError(f"{where}: {exc.strerror or exc}"))
 
 
 def new_app(**kwargs: Any) -> typer.Typer:

@@ -108,8 +108,10 @@ def sweep(
     """Run every point of a sweep (resumable) and write runs.parquet and points.parquet."""
     from cuhlm_sim.experiments.sweep import load_sweep, run_sweep
     from cuhlm_sim.experiments.sweep.store import claim_sweep_folder
+    from cuhlm_sim.outputs.writer import check_destination
 
     plan = load_sweep(sweep_file)
+    check_destination(out, "--out")  # a file in the way, a read-only place: before claiming
     claim_sweep_folder(plan, out, force=force)  # before the first line: refused means untouched
     console.print(
         f"{sweep_file}: {len(plan.points)} points x {len(plan.seeds)} repetitions "
@@ -198,11 +200,13 @@ def capacity(
     from cuhlm_sim.experiments.sweep import RunStore
     from cuhlm_sim.experiments.sweep.plan import digest
     from cuhlm_sim.experiments.sweep.store import Owner, claim_folder
+    from cuhlm_sim.outputs.writer import check_destination
 
     slos = [parse_slo(s) for s in slo]
     axes = [parse_over(o) for o in over or []]
     scn = load_scenario(scenario, list(set_ or []), seed=seed)
     if out is not None:  # the folder belongs to this search (same inputs: it resumes)
+        check_destination(out, "--out")
         search = [scn.model_dump(mode="json"), list(map(str, slos)), axes, reps, start]
         owner = Owner("capacity", digest([*search, max_devices, resolution]), str(scenario))
         claim_folder(out, owner, force=force, same_legacy=lambda _: True)
@@ -262,7 +266,10 @@ def plot(
 ) -> None:
     """Draw the figures a sweep or capacity folder supports (PNG and PDF)."""
     from cuhlm_sim.experiments.plots import plot_dir
+    from cuhlm_sim.outputs.writer import check_destination
 
+    if out is not None or folder.is_dir():  # else plot_dir says what is wrong with FOLDER
+        check_destination(out or folder / "figures", "--out")
     written = plot_dir(folder, kind, out)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
@@ -291,8 +298,10 @@ def bench(
 ) -> None:
     """Speed benchmark: simulated tokens per wall second, peak RSS, ratio to a naive model."""
     from cuhlm_sim.experiments.bench import compare_bench, load_bench, run_bench, write_bench
+    from cuhlm_sim.outputs.writer import check_destination
 
     before = load_bench(baseline) if baseline is not None else None  # fail before running
+    check_destination(out, "--out", folder=False)
     result = run_bench(quick=quick, only=only, repeat=repeat, timeout=timeout)
     change = compare_bench(result, before) if before is not None else {}
     if before is not None:

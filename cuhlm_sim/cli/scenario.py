@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import textwrap
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from cuhlm_sim.cli.common import console, err_console
 from cuhlm_sim.errors import CuhlmError
@@ -86,6 +98,53 @@ def steady_state_warning(summary: dict[str, Any], devices: int) -> str | None:
     )
 
 
+class RunProgress:
+    """``progress(simulated_s, end_s)`` for :func:`cuhlm_sim.runner.run_scenario`: a bar of
+    simulated time with its ETA on stderr, shown only when stderr is a terminal and only once
+    the run has taken ``after_s`` of wall time (short runs print nothing). A new ``end_s``
+    (the second run of ``warmup_s: auto``) starts the bar again."""
+
+    def __init__(self, after_s: float = 2.0, console: Console | None = None) -> None:
+        self.after_s = after_s
+        self.console = console or err_console
+        self._t0 = time.monotonic()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._end_s: float | None = None
+
+    def __call__(self, now_s: float, end_s: float) -> None:
+        if self._bar is None:
+            if time.monotonic() - self._t0 < self.after_s or not self.console.is_terminal:
+                return
+            self._bar = Progress(
+                TextColumn("simulated"),
+                BarColumn(),
+                TextColumn("{task.completed:.4g} of {task.total:.4g} s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.start()
+        if end_s != self._end_s:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task("run", total=end_s)
+            self._end_s = end_s
+        assert self._task is not None
+        self._bar.update(self._task, completed=min(now_s, end_s))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+#: Wall time after which ``cuhlm run`` shows its progress bar [s].
+PROGRESS_AFTER_S = 2.0
+
+
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     set_: SetOption = None,
@@ -119,10 +178,21 @@ def run(
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = Path("runs") / scenario.stem / f"{stamp}-seed{scn.seed}"
     check_result_dir(out, overwrite=force)  # before simulating, not after
+    progress = RunProgress(PROGRESS_AFTER_S)
     try:
-        result = run_scenario(scn, log_tokens=log_tokens)
+        result = run_scenario(scn, log_tokens=log_tokens, progress=progress)
     except CuhlmError as exc:
         raise _name_source(exc, scenario) from None
+    except KeyboardInterrupt:
+        progress.close()
+        err_console.print(
+            f"interrupted: nothing written to {out} (a single run is not resumable)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=130) from None  # 128 + SIGINT, as the sweep exits
+    finally:
+        progress.close()
     manifest = build_manifest(
         scn.model_dump(mode="json"),
         scn.seed,
@@ -155,23 +225,53 @@ def validate(
 ) -> None:
     """Check a scenario file (schema, values, trace file and columns) without running it."""
     from cuhlm_sim.config import load_scenario
+    from cuhlm_sim.memory import format_bytes
     from cuhlm_sim.runner import check_scenario
 
     scn = load_scenario(scenario, list(set_ or []))
     try:
-        check_scenario(scn)
+        estimate = check_scenario(scn)
     except CuhlmError as exc:
         raise _name_source(exc, scenario) from None
-    console.print(f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices)")
+    console.print(
+        f"{scenario}: ok ({scn.policy.kind}, {scn.devices.count} devices; a run needs about "
+        f"{format_bytes(estimate.total)} of memory)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def keys() -> None:
     """List every scenario key with its type, default and meaning."""
     from cuhlm_sim.config.reference import scenario_reference_rows
 
-    table = Table(title="scenario keys")
-    for col in ("key", "type", "default", "description"):
-        table.add_column(col, overflow="fold")
-    for row in scenario_reference_rows():
-        table.add_row(*(escape(c) for c in row))
-    console.print(table)
+    for line, style in key_lines(scenario_reference_rows(), console.width):
+        console.print(Text(line, style=style), soft_wrap=True)
+
+
+def key_lines(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, str]]:
+    """(line, style) pairs for ``cuhlm keys``: per key a line ``key (type, default D)`` and
+    the description under it, indented, both wrapped at ``width`` between words, so that no
+    key name, type or number is cut however narrow the terminal (a table folded them)."""
+    width = max(width, 40)
+    out: list[tuple[str, str]] = []
+    for key, type_, default, description in rows:
+        head = textwrap.wrap(
+            f"{key} ({type_}, default {default})",
+            width,
+            subsequent_indent=" " * 8,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.append((head[0], "bold"))
+        out += [(line, "") for line in head[1:]]
+        body = textwrap.wrap(
+            description,
+            width,
+            initial_indent=" " * 4,
+            subsequent_indent=" " * 4,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out += [(line, "") for line in body]
+    return out

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cuhlm_sim.cli.common import console, new_app
 from cuhlm_sim.errors import CuhlmError, TraceError
 from cuhlm_sim.traces.schema import KINDS
 
 app = new_app(help="Token traces: generate (real models), list, synth, inspect, fit, report.")
+
+#: ``traces fit --bins``: a line needs three bins; more than a million is no longer a binning.
+MIN_FIT_BINS, MAX_FIT_BINS = 3, 1_000_000
+#: ``traces synth --vocab-size``: a draft token and at least one rival; 2^24 (16.7 M) is 64
+#: times the largest real vocabulary (Gemma's 262 k) and keeps the tail tables under 200 MB.
+MIN_VOCAB, MAX_VOCAB = 2, 1 << 24
 
 
 @app.command()
@@ -92,6 +100,7 @@ def generate(
     """Generate (or resume) a trace from a draft/target pair; finished prompts are kept."""
     from rich.logging import RichHandler
 
+    from cuhlm_sim.outputs.writer import check_destination
     from cuhlm_sim.traces.generate import QUICK, GenerateOptions, default_out
     from cuhlm_sim.traces.generate import generate as run
     from cuhlm_sim.traces.specs import pair_specs, resolve_spec
@@ -134,6 +143,7 @@ def generate(
     )
     opts.validate()
     dest = out or default_out(opts.models, quick, draft_spec, target_spec)
+    check_destination(dest, "--out", folder=False)  # before any model is loaded
     res = run(opts, dest, cache_dir=cache_dir, progress=not no_progress)
     rate = res.generated_tokens / res.seconds if res.seconds > 0 and res.generated_tokens else 0.0
     spt = f"{res.seconds_per_token:.3f} s/token generating" if res.seconds_per_token else "-"
@@ -160,30 +170,8 @@ def list_cmd(
             json.dumps({"traces": [e.to_dict() for e in entries], "skipped": skipped})
         )
         return
-    t = Table(title=f"traces under {folder}")
-    t.add_column("file", overflow="fold")
-    t.add_column("pair (draft → target)", overflow="fold")
-    for col in ("size", "rows", "prompts code/prose/chat", "mean α", "accept", "a", "b"):
-        t.add_column(col, justify="right")
-    for col in ("T", "device", "importance"):
-        t.add_column(col)
-    for e in entries:
-        t.add_row(
-            e.file,
-            e.pair,
-            e.size_ratio_text(),
-            f"{e.rows:,}",
-            "/".join(str(e.prompts_per_kind.get(k, 0)) for k in KINDS)
-            + "".join(f" {k} {v}" for k, v in e.prompts_per_kind.items() if k not in KINDS),
-            "-" if e.mean_alpha is None else f"{e.mean_alpha:.3f}",
-            f"{e.accept_rate:.3f}",
-            "-" if e.fit_a is None else f"{e.fit_a:.3f}",
-            "-" if e.fit_b is None else f"{e.fit_b:.3f}",
-            e.temperature_text(),
-            e.device or "-",
-            "yes" if e.importance else "no",
-        )
-    console.print(t)
+    for line, style in catalogue_lines(entries, console.width):
+        console.print(Text(line, style=style), soft_wrap=True)
     for path, why in skipped:
         console.print(f"skipped {path}: {why}", highlight=False)
 
@@ -198,6 +186,10 @@ def inspect_cmd(
     """Summarise a trace: rows, prompts, α, accept rate, u distribution, payload per k."""
     from cuhlm_sim.traces.inspect import summarize
 
+    if not 1 <= prob_bits <= 64:
+        raise CuhlmError(f"--prob-bits: must lie in [1, 64] (got {prob_bits})")
+    if vocab_size is not None and vocab_size < 2:
+        raise CuhlmError(f"--vocab-size: must be >= 2 (got {vocab_size})")
     s = summarize(file, prob_bits=prob_bits, vocab_size=vocab_size)
     if as_json:
         console.print_json(json.dumps(s.to_dict()))
@@ -244,42 +236,106 @@ def fit(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Fit rejection ≈ a·u + b (binned, U-HLM style) and print the thresholds."""
-    from cuhlm_sim.traces.fit import fit_trace, save_plot
+    from cuhlm_sim.outputs.writer import check_destination
+    from cuhlm_sim.traces.fit import PLOT_SUFFIXES, fit_trace, save_plot
 
+    if bins is not None and not MIN_FIT_BINS <= bins <= MAX_FIT_BINS:
+        raise CuhlmError(f"--bins: must lie in [{MIN_FIT_BINS}, {MAX_FIT_BINS:,}] (got {bins})")
+    if plot is not None:  # before the fit, which may take a while on a big trace
+        if plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise CuhlmError(f"--plot {plot}: the name must end in {' or '.join(PLOT_SUFFIXES)}")
+        check_destination(plot, "--plot", folder=False)
     res = fit_trace(file, target=target, by_kind=by_kind, n_bins=bins)
     if as_json:
         console.print_json(json.dumps({k: r.to_dict() for k, r in res.items()}))
     else:
-        t = Table(
-            "set",
-            "rows",
-            "bins",
-            "a [95% CI]",
-            "b [95% CI]",
-            "R²",
-            "Δ",
-            "u_th averse",
-            "skip",
-            "u_th prone",
-            "skip",
-        )
-        for name, r in res.items():
-            t.add_row(
-                name,
-                str(r.n_tokens),
-                str(r.n_bins),
-                f"{r.a:.3f} [{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}]",
-                f"{r.b:.3f} [{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}]",
-                f"{r.r2:.3f}",
-                f"{r.delta:.3f}",
-                f"{r.u_th_averse:.3f}",
-                f"{r.skip_rate_averse:.3f}",
-                f"{r.u_th_prone:.3f}",
-                f"{r.skip_rate_prone:.3f}",
-            )
-        console.print(t)
+        for table in fit_tables(res):
+            console.print(table)
     if plot is not None:
         console.print(f"plot: {save_plot(res, plot)}")
+
+
+def catalogue_lines(entries: list, width: int) -> list[tuple[str, str]]:
+    """(line, style) pairs for ``traces list``: the file on its own line, then its facts as
+    ``name value`` items wrapped between items at ``width`` (a 13-column table folded names
+    and cut numbers to ``0.…`` at 80 columns)."""
+    width = max(width, 40)
+    out: list[tuple[str, str]] = []
+    for e in entries:
+        prompts = "/".join(str(e.prompts_per_kind.get(k, 0)) for k in KINDS) + "".join(
+            f" {k} {v}" for k, v in e.prompts_per_kind.items() if k not in KINDS
+        )
+        items = [
+            f"pair {e.pair} ({e.size_ratio_text()})",
+            f"rows {e.rows:,}",
+            f"prompts code/prose/chat {prompts}",
+            "mean α " + ("-" if e.mean_alpha is None else f"{e.mean_alpha:.3f}"),
+            f"accept {e.accept_rate:.3f}",
+            "fit a " + ("-" if e.fit_a is None else f"{e.fit_a:.3f}"),
+            "b " + ("-" if e.fit_b is None else f"{e.fit_b:.3f}"),
+            f"T {e.temperature_text()}",
+            f"device {e.device or '-'}",
+            f"importance {'yes' if e.importance else 'no'}",
+        ]
+        out.append((e.file, "bold"))
+        line = ""
+        for item in items:
+            joined = f"{line}; {item}" if line else f"    {item}"
+            if line and len(joined) > width:
+                out.append((line, ""))
+                joined = f"    {item}"
+            line = joined
+        out.append((line, ""))
+    return out
+
+
+def _numbers_table(title: str, *columns: str) -> Table:
+    """A table whose cells fold rather than end in "…": a number is never cut."""
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+    return table
+
+
+def fit_tables(res: dict) -> list[Table]:
+    """``traces fit`` as two tables that fit 80 columns (one had eleven columns, and rich
+    cut a and b to ``0.7…``): the line with its 95 % intervals, then the thresholds."""
+    line = _numbers_table(
+        "fit: rejection ≈ a·u + b (weighted, on u bins)",
+        "set",
+        "rows",
+        "bins",
+        "a\n[95% CI]",
+        "b\n[95% CI]",
+        "R²",
+    )
+    thresholds = _numbers_table(
+        "u_th: risk-averse −b/a, risk-prone (Δ − b)/a",
+        "set",
+        "Δ",
+        "u_th averse",
+        "skip",
+        "u_th prone",
+        "skip",
+    )
+    for name, r in res.items():
+        line.add_row(
+            name,
+            str(r.n_tokens),
+            str(r.n_bins),
+            f"{r.a:.3f}\n[{r.a_ci[0]:.3f}, {r.a_ci[1]:.3f}]",
+            f"{r.b:.3f}\n[{r.b_ci[0]:.3f}, {r.b_ci[1]:.3f}]",
+            f"{r.r2:.3f}",
+        )
+        thresholds.add_row(
+            name,
+            f"{r.delta:.3f}",
+            f"{r.u_th_averse:.3f}",
+            f"{r.skip_rate_averse:.3f}",
+            f"{r.u_th_prone:.3f}",
+            f"{r.skip_rate_prone:.3f}",
+        )
+    return [line, thresholds]
 
 
 @app.command()
@@ -306,11 +362,27 @@ def synth(
     ] = 0.75,
 ) -> None:
     """Write a synthetic trace in the real schema (model: cuhlm_sim/traces/synth.py)."""
+    from cuhlm_sim.memory import check_fits, estimate_trace
+    from cuhlm_sim.outputs.writer import check_destination
     from cuhlm_sim.traces.io import write_trace
     from cuhlm_sim.traces.synth import SynthParams, synth_table
 
     if rows < 1:
         raise CuhlmError(f"--rows: must be >= 1 (got {rows})")
+    if seed < 0:
+        raise CuhlmError(f"--seed: must be >= 0 (got {seed})")
+    if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
+        raise CuhlmError(
+            f"--vocab-size: must lie in [{MIN_VOCAB}, {MAX_VOCAB:,}] (got {vocab_size}): the "
+            "draft token's rivals need a vocabulary of two or more tokens"
+        )
+    for option, value in (("--a", a), ("--b", b)):
+        if not math.isfinite(value):
+            raise CuhlmError(f"{option}: must be a finite number (got {value})")
+    if not 0.0 <= weight_confident <= 1.0:
+        raise CuhlmError(f"--weight-confident: must lie in [0, 1] (got {weight_confident})")
+    check_destination(out, "OUT", folder=False)
+    check_fits(estimate_trace(rows, "--rows"))
     params = SynthParams(
         num_rows=rows,
         vocab_size=vocab_size,

@@ -18,7 +18,7 @@ from cuhlm_sim.errors import ScenarioError, TraceError
 from cuhlm_sim.model import params as p
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.traces.arrays import TraceArrays
-from cuhlm_sim.traces.io import load_trace
+from cuhlm_sim.traces.io import count_trace_rows, load_trace
 from cuhlm_sim.traces.synth import SynthParams, synth_arrays
 
 #: schema model -> the model's parameter class with the same keys (tests/unit/test_config_params.py)
@@ -59,6 +59,13 @@ def section_params(section: BaseModel, **given: Any) -> Any:
             for f in dataclasses.fields(cls)
         }
     )
+
+
+def scenario_trace_rows(scn: s.Scenario) -> int:
+    """Rows of the trace a scenario replays, from the files' footers (nothing loaded)."""
+    if scn.trace.path is None:
+        return scn.trace.synth_rows
+    return count_trace_rows(scn.trace.path)
 
 
 def load_scenario_trace(scn: s.Scenario) -> TraceArrays:

@@ -41,11 +41,42 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    """An integer, or a YAML error for one too long for Python to read (4,300 digits)."""
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {len(node.value)} digits is too long", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
     list("-+0123456789."),
 )
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's reason in one line (its str() adds the offending text and a caret on
+    further lines)."""
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    return " ".join(str(problem).split())
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """repr of a value a message quotes, cut to ``limit`` characters (a 400-digit number)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def shown(name: object) -> str:
+    """A key as a message shows it: as written, or quoted with escapes when it is empty or
+    holds a line break or another unprintable character (a message stays one line)."""
+    text = str(name)
+    return text if text and text.isprintable() else repr(text)
 
 
 def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
@@ -56,12 +87,22 @@ def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
             raise ScenarioError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY")
-        try:
-            value = yaml.load(raw, Loader=_Loader) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise ScenarioError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
-        parsed.append((key, value))
+        if not key.isprintable():
+            raise ScenarioError(f"--set {item!r}: the key holds an unprintable character")
+        parsed.append((key, parse_value(raw, f"--set {key}")))
     return parsed
+
+
+def parse_value(raw: str, what: str) -> Any:
+    """One command-line value read as YAML by the scenario files' rules (``1e6`` a float, an
+    over-long integer refused); ``what`` (``--set KEY``) starts the one-line error."""
+    try:
+        return yaml.load(raw, Loader=_Loader) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        short = raw if len(raw) <= 40 else f"{raw[:37]}..."
+        raise ScenarioError(
+            f"{what}: value {short!r} is not valid YAML ({yaml_problem(exc)})"
+        ) from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -165,8 +206,10 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
             msg = "Input should be " + one_of(list(kinds.tags))
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        got_txt = "" if isinstance(got, Mapping) or err["type"] == "missing" else f" (got {got!r})"
+        where = ".".join(shown(p) for p in loc) or "(top level)"
+        got_txt = (
+            "" if isinstance(got, Mapping) or err["type"] == "missing" else f" (got {_short(got)})"
+        )
         lines.append(f"{source}: {where}: {msg}{got_txt}")
     return "\n".join(lines)
 
@@ -184,8 +227,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}: YAML syntax error{where}: {problem}") from None
+        raise ScenarioError(f"{path}: YAML syntax error{where}: {yaml_problem(exc)}") from None
     if data is None:
         raise ScenarioError(f"{path}: the file is empty (nothing to run: name at least one key)")
     if not isinstance(data, dict):

@@ -591,6 +591,14 @@ class TraceConfig(SchemaModel):
     )
 
 
+def _finite(v: float) -> bool:
+    """math.isfinite, False for an int too large for a float (it raises OverflowError)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 class Scenario(SchemaModel):
     """One simulated cell: devices, channel, uplink, GPU server, policy and trace."""
 
@@ -621,7 +629,7 @@ class Scenario(SchemaModel):
     def _warmup_number_or_auto(cls, v: object) -> object:
         """One message for every wrong warm-up (the union would give one per member)."""
         if v == "auto" or (
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            isinstance(v, int | float) and not isinstance(v, bool) and _finite(v) and v >= 0
         ):
             return v
         raise ValueError("Input should be a number of seconds >= 0 or 'auto'")

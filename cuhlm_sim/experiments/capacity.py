@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from cuhlm_sim.atomic import atomic_path
-from cuhlm_sim.config.load import apply_overrides, format_validation_error
+from cuhlm_sim.config.load import apply_overrides, format_validation_error, parse_value
 from cuhlm_sim.config.reference import scenario_key_exists
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import CuhlmError, ScenarioError
@@ -93,7 +92,7 @@ def parse_over(text: str) -> tuple[str, list[Any]]:
         raise CuhlmError(f"--over {text!r}: {key} is not a scenario key (see `cuhlm keys`)")
     if key in ("devices.count", "seed"):
         raise CuhlmError(f"--over {text!r}: {key} is set by the search itself")
-    values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+    values = [parse_value(v, f"--over {key}") for v in raw.split(",") if v.strip()]
     if not values:
         raise CuhlmError(f"--over {text!r}: empty axis (give at least one value)")
     return key, values

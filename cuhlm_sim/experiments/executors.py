@@ -157,6 +157,11 @@ class DaskRunner:
             address = self._own_cluster.scheduler_address
         try:
             self.client = Client(address, timeout="10s")
+        except ValueError as exc:  # dask could not parse the address
+            raise CuhlmError(
+                f"--scheduler {address!r}: expected 'local' or a scheduler address such as "
+                f"tcp://host:8786 ({exc})"
+            ) from None
         except OSError as exc:
             raise CuhlmError(f"--scheduler {address}: cannot connect ({exc})") from None
         self._own_client = True

@@ -212,15 +212,35 @@ def _save(fig: Any, base: Path) -> list[Path]:
     return paths
 
 
+def _read_json(path: Path, *keys: str) -> dict[str, Any]:
+    """A result folder's JSON file, with ``keys``; a damaged one is a user error naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CuhlmError(f"{path}: not a readable JSON file ({exc})") from None
+    missing = [k for k in keys if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise CuhlmError(f"{path}: lacks {', '.join(missing)}; was it written by cuhlm?")
+    return data
+
+
 def read_sweep_dir(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     """points.parquet and the swept axes (from sweep.json)."""
     points_path = folder / "points.parquet"
     if not points_path.is_file():
         raise CuhlmError(f"{folder}: no points.parquet (run `cuhlm sweep ... --out {folder}`)")
-    points = pd.read_parquet(points_path)
+    try:
+        points = pd.read_parquet(points_path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CuhlmError(
+            f"{points_path}: not a readable Parquet file ({first}); rerun the sweep to rewrite it"
+        ) from None
+    if "n_runs" not in points:
+        raise CuhlmError(f"{points_path}: no n_runs column; not a points table of `cuhlm sweep`")
     meta = folder / "sweep.json"
     if meta.is_file():
-        axes = json.loads(meta.read_text(encoding="utf-8"))["axes"]
+        axes = list(_read_json(meta, "axes")["axes"])
     else:
         stats = ("_mean", "_std", "_ci95")
         skip = {"point", "n_runs", "n_failed"}
@@ -574,7 +594,7 @@ def capacity_figure(data: dict[str, Any], source: str = "capacity.json") -> Any:
 
 def plot_capacity(capacity_json: Path, base: Path) -> list[Path]:
     """The capacity figure (:func:`capacity_figure`) of a capacity.json, PNG and PDF."""
-    data = json.loads(capacity_json.read_text(encoding="utf-8"))
+    data = _read_json(capacity_json, "entries")
     return _save(capacity_figure(data, str(capacity_json)), base)
 
 

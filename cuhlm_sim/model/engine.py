@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -57,11 +58,51 @@ def _track_channel(env, parts: Components, end_s: float):
         parts.uplink.rates_changed()
 
 
+#: A run with a progress callback stops this many times to report (simulated time chunks).
+PROGRESS_CHUNKS = 1000
+
+
+def _run_until(
+    env: simpy.Environment,
+    end: float,
+    end_s: float,
+    progress: Callable[[float, float], None] | None,
+) -> None:
+    """``env.run(until=end)``, in :data:`PROGRESS_CHUNKS` steps calling
+    ``progress(now, end_s)`` when given. Each stop is one extra event at its instant; it shifts
+    no other event's order (the heap orders by time, priority, then insertion), so results are
+    the same as one run."""
+    if progress is None:
+        env.run(until=end)
+        return
+    stops = 0
+    for k in range(1, PROGRESS_CHUNKS):
+        stop = end * k / PROGRESS_CHUNKS
+        if stop > env.now:
+            env.run(until=stop)
+            stops += 1
+            progress(env.now, end_s)
+    env.run(until=end)
+    if isinstance(env, _CountingEnvironment):
+        # Count the model's events only, as one uninterrupted run does: SimPy processes each
+        # stop event once and, after stopping, queues it again (priority -1, no callbacks
+        # left), so the next run processes it once more as a no-op: two steps per stop.
+        env.events_processed -= 2 * stops
+    progress(min(env.now, end_s), end_s)
+
+
 def simulate(
-    params: SimParams, trace: TraceArrays, recorder: R, *, count_events: bool = False
+    params: SimParams,
+    trace: TraceArrays,
+    recorder: R,
+    *,
+    count_events: bool = False,
+    progress: Callable[[float, float], None] | None = None,
 ) -> RunResult[R]:
     """Run one cell; everything it measures goes to ``recorder`` (see
-    :func:`cuhlm_sim.runner.simulate` for a run with the metrics recorder)."""
+    :func:`cuhlm_sim.runner.simulate` for a run with the metrics recorder). ``progress``,
+    if given, is called with the simulated time and the run's end about every 1/1000 of the
+    run."""
     env = _CountingEnvironment() if count_events else simpy.Environment()
     n_dev = params.devices.count
     parts = build_components(env, params, trace, recorder)
@@ -129,7 +170,7 @@ def simulate(
     try:
         # Past end_s by one ulp: SimPy stops *before* the events of the `until` instant, and a
         # verified token committing exactly at end_s belongs to the window (both edges in).
-        env.run(until=math.nextafter(params.end_s, math.inf))
+        _run_until(env, math.nextafter(params.end_s, math.inf), params.end_s, progress)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -146,6 +146,10 @@ def fit_trace(
     return out
 
 
+#: File types ``save_plot`` writes (matplotlib picks the format from the suffix).
+PLOT_SUFFIXES: tuple[str, ...] = (".png", ".pdf", ".svg")
+
+
 def save_plot(results: dict[str, FitResult], path: Path) -> Path:
     """Bin means (marker area ∝ rows) and fitted lines, one colour per fit; PNG/PDF by suffix."""
     try:

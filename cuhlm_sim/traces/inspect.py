@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from cuhlm_sim.errors import TraceError
 from cuhlm_sim.traces.grid import draws_from_meta, grid_uncertainty
-from cuhlm_sim.traces.schema import METADATA_KEY, REQUIRED_COLUMNS
+from cuhlm_sim.traces.io import check_trace_table
+from cuhlm_sim.traces.schema import METADATA_KEY
 
 #: Quantiles of u reported by :func:`summarize`.
 U_QUANTILES: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
@@ -35,11 +36,12 @@ def read_trace(path: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.n
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise TraceError(f"{path}: not a readable Parquet file ({exc})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise TraceError(f"{path}: missing required columns {missing}")
     md = table.schema.metadata or {}
-    meta = json.loads(md[METADATA_KEY]) if METADATA_KEY in md else {}
+    try:
+        meta = json.loads(md[METADATA_KEY]) if METADATA_KEY in md else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{path}: metadata is not valid JSON ({exc})") from None
+    check_trace_table(table, meta, str(path))  # the same checks as `cuhlm run`
     lists: dict[str, np.ndarray] = {}
     scalars = []
     for name in table.column_names:

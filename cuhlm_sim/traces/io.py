@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,17 @@ def trace_files(path: Path, field: str = "trace.path") -> list[Path]:
     return [path]
 
 
+def count_trace_rows(path: str | Path, field: str = "trace.path") -> int:
+    """Rows of a trace file or folder, from the Parquet footers (no column is read)."""
+    total = 0
+    for f in trace_files(Path(path), field):
+        try:
+            total += pq.ParquetFile(f).metadata.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TraceError(f"{field}: {f} is not a readable Parquet file ({exc})") from None
+    return total
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
     """The JSON metadata stored under ``METADATA_KEY`` (empty if absent)."""
     try:
@@ -74,6 +86,77 @@ def check_columns(path: Path, field: str = "trace.path") -> list[str]:
             f"(required: {', '.join(REQUIRED_COLUMNS)})"
         )
     return names
+
+
+#: Value ranges of the trace columns (``docs/models.md`` §9), checked on every read by
+#: :func:`check_trace_table`. Probabilities lie in [0, 1]; ``topk_l1`` is an L1 distance of
+#: two distributions, so in [0, 2]; entropies in nats are >= 0.
+COLUMN_RANGES: dict[str, tuple[float, float]] = {
+    "uncertainty": (0.0, 1.0),
+    "p_draft": (0.0, 1.0),
+    "q_target": (0.0, 1.0),
+    "accept_prob": (0.0, 1.0),
+    "top1_prob": (0.0, 1.0),
+    "entropy": (0.0, math.inf),
+    "u_accept": (0.0, 1.0),
+    "importance": (0.0, 1.0),
+    "topk_mass": (0.0, 1.0),
+    "topk_l1": (0.0, 2.0),
+    "topk_accept_prob": (0.0, 1.0),
+    "topk_tv_out": (0.0, 1.0),
+}
+#: Slack on the ranges for float32 rounding of values computed at an edge (uncertainty,
+#: whose [0, 1] decides skips, has none).
+RANGE_SLACK = 1e-6
+
+
+def check_trace_table(table: pa.Table, meta: dict[str, Any], source: str) -> None:
+    """The one validation of a trace's content, shared by ``cuhlm run`` / ``validate``
+    (:func:`load_trace`), ``traces inspect``, ``fit``, ``report`` and ``list``: required
+    columns, at least one row, no missing values in a required column, every value of
+    :data:`COLUMN_RANGES` finite and in range, per-k columns one value per ``k_grid`` entry.
+
+    Raises :class:`TraceError` ``"{source}: ..."`` naming the column, how many rows are bad and
+    the first of them; callers put the option or key in front.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise TraceError(
+            f"{source} lacks required trace column(s) {', '.join(missing)} "
+            f"(required: {', '.join(REQUIRED_COLUMNS)})"
+        )
+    if len(table) == 0:
+        raise TraceError(f"{source} holds no rows")
+    for name in REQUIRED_COLUMNS:
+        nulls = table.column(name).null_count
+        if nulls:
+            raise TraceError(f"{source}: column {name} has {nulls} missing value(s)")
+    width = len(meta.get("k_grid", DEFAULT_K_GRID))
+    for name, (lo, hi) in COLUMN_RANGES.items():
+        if name not in table.column_names:
+            continue
+        col = table.column(name).combine_chunks()
+        if pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
+            values = np.asarray(col.flatten(), dtype=np.float64)
+            if values.size != len(table) * width:
+                raise TraceError(
+                    f"{source}: column {name} must hold {width} values per row (k_grid)"
+                )
+            values = values.reshape(len(table), width)
+        else:
+            values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        slack = 0.0 if name == "uncertainty" else RANGE_SLACK
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(values) | (values < lo - slack) | (values > hi + slack)
+        if bad.any():
+            rows = bad.any(axis=1) if bad.ndim == 2 else bad
+            first = int(np.flatnonzero(rows)[0])
+            shown = float(np.ravel(values[first])[np.ravel(bad[first])][0])
+            upper = "inf" if math.isinf(hi) else f"{hi:g}"
+            raise TraceError(
+                f"{source}: column {name} must lie in [{lo:g}, {upper}]; {int(rows.sum())} "
+                f"row(s) do not, the first is row {first} ({shown:g})"
+            )
 
 
 def _list_column(table: pa.Table, name: str, width: int) -> np.ndarray | None:
@@ -130,6 +213,7 @@ def arrays_from_table(
 ) -> TraceArrays:
     """Convert a trace table (file or in-memory synthetic) into :class:`TraceArrays`."""
     path = source
+    check_trace_table(table, meta, f"trace.path: {path}")
     k_grid = tuple(meta.get("k_grid", DEFAULT_K_GRID))
     kind_strings = np.asarray(table.column("kind").to_pylist(), dtype=object)
     if kinds is not None:
@@ -145,8 +229,6 @@ def arrays_from_table(
         return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=dtype)
 
     uncertainty = col("uncertainty")
-    if np.any(~np.isfinite(uncertainty)) or uncertainty.min() < 0 or uncertainty.max() > 1:
-        raise TraceError(f"trace.path: {path}: column uncertainty must lie in [0, 1]")
     draws = draws_from_meta(meta)
     uncertainty, u_count, draws = grid_uncertainty(
         uncertainty,

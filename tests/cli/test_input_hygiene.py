@@ -76,3 +76,43 @@ def test_a_sweep_file_given_to_validate_says_what_it_is(cli_runner, tmp_path):
         cli_runner, ["sweep", scenario, "--out", out], "default.yaml", "scenario file", "cuhlm run"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--set", "name={0"], ["--set name", "not valid YAML"]),
+        (["--set", "name=%"], ["--set name", "not valid YAML"]),
+        (["--set", "seed=" + "9" * 5000], ["--set seed", "5000 digits"]),
+        (["--set", "devices.co\runt=3"], ["--set", "unprintable"]),
+    ],
+)
+def test_command_line_values_that_yaml_cannot_read_are_one_line(
+    cli_runner, write_scenario, args, needles
+):
+    """PyYAML's own message spans several lines (the text and a caret), and Python refuses
+    to read an integer of more than 4,300 digits with a ValueError: both were tracebacks or
+    multi-line errors (found by tests/unit/test_loader_fuzz.py)."""
+    _fails(cli_runner, ["validate", write_scenario(), *args], *needles)
+
+
+def test_over_values_are_read_like_set_values(cli_runner, write_scenario, tmp_path):
+    scn = write_scenario()
+    slo = "p95_token_latency_s<=5"
+    for raw, needle in (("[1", "not valid YAML"), ("9" * 5000, "5000 digits")):
+        args = ["capacity", scn, "--slo", slo, "--over", f"channel.snr_db={raw}"]
+        _fails(cli_runner, args, "--over channel.snr_db", needle)
+
+
+def test_a_huge_integer_or_an_odd_key_in_the_file_is_one_line(cli_runner, tmp_path):
+    scn = tmp_path / "huge.yaml"
+    scn.write_text("duration_s: " + "9" * 5000 + "\n", encoding="utf-8")
+    _fails(cli_runner, ["validate", scn], "huge.yaml", "line 1", "5000 digits")
+    odd = tmp_path / "odd.yaml"
+    odd.write_text('"dev\\rices": 3\n', encoding="utf-8")
+    err = _fails(cli_runner, ["validate", odd], "odd.yaml", "'dev\\rices'", "unknown key")
+    assert "\r" not in err
+    big = tmp_path / "big.yaml"
+    big.write_text("warmup_s: 1" + "0" * 400 + "\n", encoding="utf-8")
+    err = _fails(cli_runner, ["validate", big], "big.yaml", "warmup_s", "(got 1000", "...)")
+    assert len(err) < 300

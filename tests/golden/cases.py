@@ -128,15 +128,16 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def run_case(name: str) -> dict[str, Any]:
-    """Summary (without wall time) and a digest of devices.parquet's columns for one case."""
+def run_case(name: str, **run_kwargs: Any) -> dict[str, Any]:
+    """Summary (without wall time) and a digest of devices.parquet's columns for one case
+    (``run_kwargs`` go to ``run_scenario``, e.g. a progress callback)."""
     from cuhlm_sim.config.load import load_scenario
     from cuhlm_sim.metrics.compute import device_table
     from cuhlm_sim.runner import run_scenario
 
     file, overrides = CASES[name]
     scn = load_scenario(ROOT / "scenarios" / file, overrides)
-    out = run_scenario(scn, count_events=True)
+    out = run_scenario(scn, count_events=True, **run_kwargs)
     summary = _plain(out.summary)
     summary.pop("wall_time_s", None)
     digest = hashlib.sha256()

@@ -282,3 +282,18 @@ def test_output_layers_padded_to_other_sizes_share_the_tokenizer_rows(
     df = pq.read_table(out).to_pandas()
     assert _meta(out)["vocab_size"] == 59
     assert (df["target_top1"] < 59).all() and (df["out_token"] < 59).all()
+
+
+def test_out_that_cannot_be_written_is_refused_before_any_model(
+    tiny_pair_dirs: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--out under a file: one line before a model is loaded (it used to fail at the end)."""
+    import cuhlm_sim.traces.generate as generate
+
+    draft, target, _ = tiny_pair_dirs
+    monkeypatch.setattr(generate, "generate", lambda *a, **k: pytest.fail("generation started"))
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n", encoding="utf-8")
+    r = _generate("--draft", str(draft), "--target", str(target), out=afile / "t.parquet")
+    _one_line_error(r, "--out", "afile is a file")
+    assert afile.read_text(encoding="utf-8") == "mine\n"

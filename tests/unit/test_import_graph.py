@@ -29,6 +29,7 @@ RANK = {
     "config": 3,
     "outputs": 3,
     "accuracy": 3,
+    "memory": 3,
     "runner": 4,
     "experiments": 5,
     "cli": 6,
