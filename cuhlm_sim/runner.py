@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cuhlm_sim.config.build import build_params, load_scenario_trace, scenario_trace_rows
+from cuhlm_sim.config.build import (
+    build_params,
+    load_scenario_trace,
+    replayed_trace,
+    scenario_trace_rows,
+)
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.memory import MemoryEstimate, check_fits, estimate_run, estimate_setup
 from cuhlm_sim.metrics.accuracy import run_accuracy
@@ -24,6 +29,7 @@ from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.policies.ihlm import importance_source_used
 from cuhlm_sim.model.recording import RunResult
 from cuhlm_sim.traces.arrays import TraceArrays
+from cuhlm_sim.traces.resample import prompt_counts
 
 
 @dataclass
@@ -127,9 +133,11 @@ def run_scenario(
     progress: Callable[[float, float], None] | None = None,
     check_memory: bool = True,
 ) -> RunOutput:
-    """Simulate ``scenario``; pass ``trace`` to reuse one already loaded. With
-    ``warmup_s: auto`` this is two runs of the same seed (see :func:`_auto_warmup`);
-    ``wall_time_s`` covers both.
+    """Simulate ``scenario``; pass ``trace`` to reuse one already loaded (the prompt
+    bootstrap, when on, draws from it without changing it). With ``warmup_s: auto`` this is
+    two runs of the same seed (see :func:`_auto_warmup`); ``wall_time_s`` covers both. The
+    returned scenario has ``trace.resample_prompts`` resolved (null = off) and the returned
+    trace is the one replayed.
 
     With ``check_memory`` a run whose estimated memory (:mod:`cuhlm_sim.memory`) exceeds
     what the machine has available is refused before the trace or the devices are built.
@@ -137,6 +145,11 @@ def run_scenario(
     change)."""
     if trace is None:
         trace = _load_trace_checked(scenario) if check_memory else load_scenario_trace(scenario)
+    resample = scenario.trace.resample_prompts is True
+    scenario = scenario.model_copy(
+        update={"trace": scenario.trace.model_copy(update={"resample_prompts": resample})}
+    )
+    trace = replayed_trace(scenario, trace)
     if check_memory:
         check_fits(_run_estimate(scenario, trace, log_tokens))
     t0 = time.perf_counter()
@@ -151,6 +164,7 @@ def run_scenario(
     summary["importance_source"] = importance_source_used(
         scenario.policy.kind, scenario.server.discipline, scenario.policy.importance_source
     )
+    summary["trace_prompt_counts"] = prompt_counts(trace)
     wall = time.perf_counter() - t0
     summary["wall_time_s"] = wall
     return RunOutput(scenario, trace, result, summary, wall)

@@ -193,14 +193,18 @@ def run(
         raise typer.Exit(code=130) from None  # 128 + SIGINT, as the sweep exits
     finally:
         progress.close()
+    trace = result.trace
     manifest = build_manifest(
-        scn.model_dump(mode="json"),
+        result.scenario.model_dump(mode="json"),
         scn.seed,
-        result.trace.files,
-        result.trace.metadata,
+        trace.files,
+        trace.metadata,
         scenario_path=str(scenario),
         overrides=overrides,
         wall_time_s=result.wall_time_s,
+        prompt_draw=None
+        if trace.prompt_draw is None
+        else [trace.prompt_names[i] for i in trace.prompt_draw],
     )
     writers = {
         "summary.json": functools.partial(dump_json, result.summary),

@@ -19,6 +19,7 @@ from cuhlm_sim.model import params as p
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.traces.arrays import TraceArrays
 from cuhlm_sim.traces.io import count_trace_rows, load_trace
+from cuhlm_sim.traces.resample import resample_prompts
 from cuhlm_sim.traces.synth import SynthParams, synth_arrays
 
 #: schema model -> the model's parameter class with the same keys (tests/unit/test_config_params.py)
@@ -81,6 +82,17 @@ def load_scenario_trace(scn: s.Scenario) -> TraceArrays:
             trace = trace.select(mask)
         return trace
     return load_trace(t.path, kinds=t.kinds, rng=stream(t.synth_seed, Stream.TRACE_SYNTH))
+
+
+def replayed_trace(scn: s.Scenario, trace: TraceArrays) -> TraceArrays:
+    """The trace a run replays: ``trace`` (as loaded, possibly cached and shared by many
+    runs), or under ``trace.resample_prompts: true`` the prompts drawn for this run's seed
+    from its own stream (``Stream.PROMPTS``), so repetitions draw different prompts and the
+    same seed draws the same ones at every point of a sweep (common random numbers). Null
+    counts as off here: sweeps and capacity searches turn it on before they get here."""
+    if scn.trace.resample_prompts is not True:
+        return trace
+    return resample_prompts(trace, stream(scn.seed, Stream.PROMPTS))
 
 
 def _server(scn: s.Scenario) -> p.ServerParams:

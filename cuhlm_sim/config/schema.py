@@ -589,6 +589,14 @@ class TraceConfig(SchemaModel):
     kinds: list[Literal["code", "prose", "chat"]] | None = Field(
         None, description="Replay only these prompt kinds; null = all rows."
     )
+    resample_prompts: bool | None = Field(
+        None,
+        description="Each run replays prompts drawn with replacement from the trace (a "
+        "cluster bootstrap by prompt, stratified by kind, from the run's own stream), so the "
+        "spread over repetitions covers the choice of prompts as well as the seed "
+        "(cuhlm_sim/traces/resample.py). null = off in `cuhlm run`, on in `cuhlm sweep` and "
+        "`cuhlm capacity` (docs/experiments.md); true/false forces it.",
+    )
 
 
 def _finite(v: float) -> bool:

@@ -12,7 +12,8 @@ latencies and utilisations of a shared cell up to simulation noise; the per-coun
 
 Searches for all axis values advance in lock step, so each step submits every value's
 repetitions to the executor at once. Runs are keyed and stored like sweep runs: with an output
-folder, an interrupted search resumes without repeating a run.
+folder, an interrupted search resumes without repeating a run. Like sweep runs, they replay
+their own draw of the trace's prompts unless the scenario turns it off (``SWEEP_DEFAULTS``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import CuhlmError, ScenarioError
 from cuhlm_sim.experiments.executors import Executor
 from cuhlm_sim.experiments.results import ci95_half_width, flatten_summary
-from cuhlm_sim.experiments.sweep.plan import RunTask, derived_seeds, run_key
+from cuhlm_sim.experiments.sweep.plan import RunTask, derived_seeds, run_key, with_sweep_defaults
 from cuhlm_sim.experiments.sweep.runner import run_tasks
 from cuhlm_sim.experiments.sweep.store import RunStore
 from cuhlm_sim.outputs.writer import dump_json
@@ -240,7 +241,9 @@ def find_capacity(
             tasks[i, n] = []
             for rep, seed in enumerate(seeds):
                 config = apply_overrides(data, [("devices.count", n), ("seed", seed)])
-                config = Scenario.model_validate(config).model_dump(mode="json")
+                config = with_sweep_defaults(
+                    Scenario.model_validate(config).model_dump(mode="json")
+                )
                 run_params = {**params, "devices.count": n}
                 tasks[i, n].append(RunTask(run_key(config), i, rep, seed, run_params, config))
         flat = [t for ts in tasks.values() for t in ts]

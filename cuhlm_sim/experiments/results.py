@@ -23,7 +23,7 @@ def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
     (``steady_state``) becomes 1.0 / 0.0, so a point's mean is the share of its runs with it."""
     out: dict[str, float] = {}
     for name, value in (summary or {}).items():
-        if name in ("batch_size_counts", "window_s"):
+        if name in ("batch_size_counts", "trace_prompt_counts", "window_s"):
             continue  # variable keys / not a metric
         if isinstance(value, dict):
             for sub, v in value.items():

@@ -31,7 +31,8 @@ Cost: creating a generator takes ~10–25 µs, fine at set-up but not per event.
   get a second draw: that would be the block pattern above again; give it per-device streams
   instead.
 - Components with no device (the synthetic-trace reconstruction of ``u_accept``, the GPU
-  server's batch-time factors) use the stream of item 0. The uplink draws no random numbers.
+  server's batch-time factors, the prompts a run replays) use the stream of item 0. The uplink
+  draws no random numbers.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Stream(IntEnum):
     MOBILITY = 11  # per device: random-waypoint waypoints and speeds
     SLM_TIME = 12  # per device: lognormal drafting-time factors
     GPU_TIME = 13  # no device (the server): lognormal batch-time factors
+    PROMPTS = 14  # no device: the prompts a run replays (trace.resample_prompts)
 
 
 def stream(seed: int, component: Stream, device: int = 0) -> np.random.Generator:

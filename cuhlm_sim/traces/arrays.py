@@ -6,6 +6,7 @@ pyarrow. Everything a policy may need (uncertainty, acceptance, truncation colum
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,10 @@ class TraceArrays:
     seq_prompt : int64 [num_sequences]
         Index into ``prompt_names`` of each sequence's prompt (the unit of the prompt
         bootstrap); the sequence's own id when the file has no ``prompt_id``.
+    prompt_draw : int64 [num_drawn] or None
+        Indices into ``prompt_names`` of the prompts a prompt bootstrap drew
+        (:func:`cuhlm_sim.traces.resample.resample_prompts`), in replay order, repeats
+        included; None for the trace as loaded.
     t_draft_ms, t_target_ms : float64 [num_rows] or None
         Recorded draft / verification times of each row (CPU times of the trace run), read by
         the ``trace`` latency distributions.
@@ -84,6 +89,7 @@ class TraceArrays:
     seq_start: np.ndarray | None = None
     seq_prompt: np.ndarray | None = None
     prompt_names: tuple[str, ...] = ()
+    prompt_draw: np.ndarray | None = None
     t_draft_ms: np.ndarray | None = None
     t_target_ms: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -127,40 +133,55 @@ class TraceArrays:
 
     def select(self, mask: np.ndarray) -> TraceArrays:
         """A trace holding only the rows where ``mask`` is true (e.g. one prompt kind)."""
-
-        def sub(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[mask]
-
         seq_of_row = np.repeat(np.arange(self.num_sequences), self.seq_lengths())[mask]
         seq_start, kept = sequence_starts(seq_of_row)
+        return self._with_rows(np.flatnonzero(mask), seq_start, self.seq_prompt[kept])
 
-        return TraceArrays(
-            uncertainty=self.uncertainty[mask],
-            accepted=self.accepted[mask],
-            accept_prob=self.accept_prob[mask],
-            u_accept=self.u_accept[mask],
-            p_draft=self.p_draft[mask],
-            entropy=self.entropy[mask],
-            top1_prob=self.top1_prob[mask],
-            kind=self.kind[mask],
-            kind_names=self.kind_names,
-            vocab_size=self.vocab_size,
-            k_grid=self.k_grid,
-            topk_accept_prob=sub(self.topk_accept_prob),
-            topk_mass=sub(self.topk_mass),
-            topk_l1=sub(self.topk_l1),
-            topk_tv_out=sub(self.topk_tv_out),
-            importance=sub(self.importance),
-            u_count=sub(self.u_count),
-            u_draws=self.u_draws,
-            seq_start=seq_start,
-            seq_prompt=self.seq_prompt[kept],
-            prompt_names=self.prompt_names,
-            t_draft_ms=sub(self.t_draft_ms),
-            t_target_ms=sub(self.t_target_ms),
-            metadata=self.metadata,
-            files=self.files,
-        )
+    def take_sequences(self, seq_indices: np.ndarray) -> TraceArrays:
+        """A trace made of sequences ``seq_indices`` (repeats allowed) laid end to end, each
+        whole and in its own row order, with every per-row column (per-k arrays, recorded
+        times, ...) carried along: the replayed trace of a prompt bootstrap."""
+        seq_indices = np.asarray(seq_indices, dtype=np.int64)
+        lengths = self.seq_lengths()[seq_indices]
+        seq_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        # row r of the new trace = first row of its sequence + its position in the sequence
+        first = np.repeat(self.seq_start[seq_indices], lengths)
+        pos = np.arange(seq_start[-1], dtype=np.int64) - np.repeat(seq_start[:-1], lengths)
+        return self._with_rows(first + pos, seq_start, self.seq_prompt[seq_indices])
+
+    def _with_rows(
+        self, rows: np.ndarray, seq_start: np.ndarray, seq_prompt: np.ndarray
+    ) -> TraceArrays:
+        """This trace's rows ``rows`` (integer indices) with the given sequence layout: the
+        one place that knows which fields are per-row columns (:data:`ROW_COLUMNS`)."""
+        cols = {
+            name: None if getattr(self, name) is None else getattr(self, name)[rows]
+            for name in ROW_COLUMNS
+        }
+        return dataclasses.replace(self, **cols, seq_start=seq_start, seq_prompt=seq_prompt)
+
+
+#: The fields of :class:`TraceArrays` indexed by row (first axis = ``num_rows``); every other
+#: array field describes the trace as a whole or its sequences (tests/traces/test_resample.py
+#: checks that the two lists cover every array field).
+ROW_COLUMNS: tuple[str, ...] = (
+    "uncertainty",
+    "accepted",
+    "accept_prob",
+    "u_accept",
+    "p_draft",
+    "entropy",
+    "top1_prob",
+    "kind",
+    "topk_accept_prob",
+    "topk_mass",
+    "topk_l1",
+    "topk_tv_out",
+    "importance",
+    "u_count",
+    "t_draft_ms",
+    "t_target_ms",
+)
 
 
 def sequence_starts(seq_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -406,3 +406,56 @@ def test_traces_synth_output_runs(cli_runner, write_scenario, tmp_path):
     assert s["tokens_generated"] > 0
     if s["transmission_rate"]:
         assert s["uplink_bits_per_transmission"] == 64 * (8 + 6)
+
+
+def test_manifest_lists_the_prompts_a_bootstrap_run_replayed(cli_runner, tmp_path):
+    """--set trace.resample_prompts=true: the manifest names the drawn prompts in replay order
+    (their rows laid end to end are the replayed trace: tokens.parquet's trace_row indexes
+    it), the summary counts them, and a run without it says null and false."""
+    import pandas as pd
+    import yaml
+
+    from tests.conftest import REAL_TRACE
+
+    scenario = tmp_path / "s.yaml"
+    data = {
+        "duration_s": 1.0,
+        "warmup_s": 0.0,
+        "devices": {"count": 2, "slm_latency_s": 0.01},
+        "server": {"llm_latency_s": 0.01},
+        "trace": {"path": str(REAL_TRACE)},
+    }
+    scenario.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "on"
+    run_ok(
+        cli_runner,
+        scenario,
+        "--out",
+        out,
+        "--log-tokens",
+        "--quiet",
+        "--seed",
+        "5",
+        "--set",
+        "trace.resample_prompts=true",
+    )
+    manifest, summary = read_json(out / "manifest.json"), read_json(out / "summary.json")
+    drawn = manifest["trace"]["prompt_draw"]
+    assert manifest["config"]["trace"]["resample_prompts"] is True
+    assert (
+        manifest["trace"]["prompt_draw_sha256"]
+        == hashlib.sha256("\n".join(drawn).encode()).hexdigest()
+    )
+    assert summary["trace_prompt_counts"] == dict(pd.Series(drawn).value_counts())
+    raw = pd.read_parquet(REAL_TRACE, columns=["prompt_id", "u_count"])
+    replayed = pd.concat([raw[raw["prompt_id"] == p] for p in drawn], ignore_index=True)
+    tokens = pq.read_table(out / "tokens.parquet").to_pandas()
+    limit = math.floor(0.081 * 20 + 1e-9)  # the default u_th on the K = 20 grid
+    u_count = replayed["u_count"].to_numpy()[tokens["trace_row"].to_numpy()]
+    assert np.array_equal(tokens["sent"].to_numpy(), u_count > limit)
+    off = tmp_path / "off"
+    run_ok(cli_runner, scenario, "--out", off, "--quiet")
+    manifest, summary = read_json(off / "manifest.json"), read_json(off / "summary.json")
+    assert manifest["trace"]["prompt_draw"] is None
+    assert manifest["config"]["trace"]["resample_prompts"] is False
+    assert summary["trace_prompt_counts"] is None

@@ -17,12 +17,14 @@ This package re-exports the names callers use.
 """
 
 from cuhlm_sim.experiments.sweep.plan import (
+    SWEEP_DEFAULTS,
     RunTask,
     SweepPlan,
     derived_seeds,
     load_sweep,
     plan_sweep,
     run_key,
+    with_sweep_defaults,
 )
 from cuhlm_sim.experiments.sweep.runner import (
     SweepResult,
@@ -41,6 +43,7 @@ from cuhlm_sim.experiments.sweep.spec import (
 from cuhlm_sim.experiments.sweep.store import RunStore, runs_frame
 
 __all__ = [
+    "SWEEP_DEFAULTS",
     "LogRangeAxis",
     "RangeAxis",
     "RunStore",
@@ -59,4 +62,5 @@ __all__ = [
     "run_sweep",
     "run_tasks",
     "runs_frame",
+    "with_sweep_defaults",
 ]

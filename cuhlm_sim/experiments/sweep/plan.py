@@ -4,7 +4,9 @@ Every combination of the axes (a *point*) runs ``repetitions`` times with seeds 
 the base seed by :class:`numpy.random.SeedSequence`, so a sweep is reproducible and adding a
 repetition leaves the earlier ones unchanged. The same repetition seeds are used at every point
 (common random numbers), which makes differences between points less noisy. Each run is keyed
-by a hash of its resolved scenario (seed included, :func:`run_key`).
+by a hash of its resolved scenario (seed included, :func:`run_key`). Every run replays its own
+draw of the trace's prompts unless the scenario says otherwise (:data:`SWEEP_DEFAULTS`), so a
+point's interval covers the choice of prompts as well as the seeds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,26 @@ from cuhlm_sim.config.reference import scenario_key_exists
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.experiments.sweep.spec import SweepSpec, logrange_values, range_values
+
+#: What a sweep or capacity search sets where the scenario leaves a key null (a scenario file,
+#: ``--set``, a sweep's ``set:`` or an axis giving true/false wins): the prompt bootstrap, so
+#: the 95 % interval of a point covers the choice of the trace's prompts as well as the seeds
+#: (docs/experiments.md). ``cuhlm run`` treats the same null as off.
+SWEEP_DEFAULTS: dict[str, Any] = {"trace.resample_prompts": True}
+
+
+def with_sweep_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a validated scenario as JSON) with each null key of :data:`SWEEP_DEFAULTS`
+    set to its sweep default; the run key is computed after this, so it is the resolved one."""
+    out = json.loads(json.dumps(config))
+    for dotted, value in SWEEP_DEFAULTS.items():
+        *path, leaf = dotted.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        if node.get(leaf) is None:
+            node[leaf] = value
+    return out
 
 
 def derived_seeds(base_seed: int, repetitions: int) -> list[int]:
@@ -164,7 +186,9 @@ def plan_sweep(
             errors.append(format_validation_error(f"{source}: point {i} ({where})", exc))
             continue
         for rep, seed in enumerate(seeds):
-            config = scn.model_copy(update={"seed": seed}).model_dump(mode="json")
+            config = with_sweep_defaults(
+                scn.model_copy(update={"seed": seed}).model_dump(mode="json")
+            )
             plan.tasks.append(RunTask(run_key(config), i, rep, seed, params, config))
     if errors:
         raise ScenarioError("\n".join(errors))

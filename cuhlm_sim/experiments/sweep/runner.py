@@ -43,7 +43,10 @@ _TRACE_CACHE_SIZE = 2
 
 
 def cached_trace(scn: Scenario) -> TraceArrays:
-    key = json.dumps(scn.trace.model_dump(mode="json"), sort_keys=True)
+    """The trace as loaded (before any prompt bootstrap, which each run draws from it)."""
+    key = json.dumps(
+        scn.trace.model_dump(mode="json", exclude={"resample_prompts"}), sort_keys=True
+    )
     trace = _TRACE_CACHE.get(key)
     if trace is None:
         trace = load_scenario_trace(scn)
