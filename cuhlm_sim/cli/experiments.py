@@ -315,6 +315,8 @@ def bench(
         "events/token",
         "peak RSS [MB]",
         "naive tokens/s",
+        "naive events/token",
+        "naive RSS [MB]",
         "speed-up",
         *(["vs baseline"] if before is not None else []),
     ):
@@ -329,6 +331,8 @@ def bench(
             f"{o['events_per_token']:.3f}",
             f"{o['peak_rss_mb']:.0f}",
             f"{nv['tokens_per_s']:,.0f}" if nv else "–",
+            f"{nv['events_per_token']:.3f}" if nv and "events_per_token" in nv else "–",
+            f"{nv['peak_rss_mb']:.0f}" if nv else "–",
             f"{row['speedup_vs_naive']:.2f}x" if nv else "–",
             *([f"{change[row['case']]:.2f}x" if row["case"] in change else "–"] if before else []),
         )

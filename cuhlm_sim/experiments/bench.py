@@ -1,11 +1,18 @@
 """``cuhlm bench``: simulated tokens per wall second and peak memory on fixed scenarios.
 
-Each case runs in a fresh subprocess so that its peak RSS is its own. The U-HLM and HLM cases
-also run the naive SimPy reference (:mod:`cuhlm_sim.experiments.naive`) on the same token
-count and skip rate, and report our speed as a ratio to it. Wall times are the best of
-``repeat`` runs, for ours and the naive model alike (as ``timeit`` does: the minimum is the run
-least disturbed by the rest of the machine). Results go to a JSON file so commits can be
-compared.
+Each case runs in a fresh subprocess so that its peak RSS is its own. Cases with a naive
+reference (:mod:`cuhlm_sim.experiments.naive`) also run it on exactly the same cell (the same
+scenario and trace, the same skip decisions, a GPU that batches like ours when the case
+batches) and report our speed as a ratio to it: a ratio counts only between two models of one
+cell (issue 16; tests/experiments/test_naive_reference.py checks that the two agree). Wall
+times are the best of ``repeat`` runs, for ours and the naive model alike (as ``timeit`` does:
+the minimum is the run least disturbed by the rest of the machine). Results go to a JSON file
+so commits can be compared.
+
+The full cases replay the real trace (``traces/qwen-coder-0.5b-1.5b.parquet``) and scale the
+shipped ``scenarios/default.yaml``, both looked up in the working folder and then beside the
+package's source (a checkout); the quick cases use the in-memory synthetic trace and need
+neither.
 
 Every wait on a child has a deadline: a child that raises, dies or overruns ``timeout`` ends
 the bench with one :class:`BenchError` line naming the case, never a hang.
@@ -54,19 +61,56 @@ class BenchCase:
     naive: bool = True
     repeat: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
+    max_batch: int = 32
+    real_trace: bool = False  # the real trace file instead of the in-memory synthetic one
+    jitter_cv: float = 0.0  # lognormal per-token times (SLM and GPU) with this cv, if > 0
+    scale_default: bool = False  # scenarios/default.yaml scaled to ``devices`` devices
 
 
 #: Device time per drafted token and GPU time per batch [s]. Deliberately incommensurate: with
 #: equal values every device's draft instants fall on one grid, so far more of them share an
 #: event than in any real scenario, which would flatter our model.
 SLM_S, LLM_S = 0.0173, 0.0317
+#: Extra GPU time per additional batch item [s] of the batched cases (~10 % of t(1)).
+PER_ITEM_S = 0.003
+#: The shipped files the full cases use (relative to a checkout's root).
+REAL_TRACE = Path("traces") / "qwen-coder-0.5b-1.5b.parquet"
+DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
 
 CASES: tuple[BenchCase, ...] = (
-    BenchCase("uhlm_1k_devices_1k_tokens", 1000, 1000, "uhlm", 0.75),
-    BenchCase("hlm_1k_devices_1k_tokens", 1000, 1000, "hlm", 0.0),
-    BenchCase("uhlm_10k_devices_1k_tokens", 10_000, 1000, "uhlm", 0.75, naive=False, repeat=1),
+    # Unbatched, enough GPUs not to saturate, the real trace: the naive GPU is a Resource.
+    BenchCase("uhlm_1k_unbatched_real", 1000, 1000, "uhlm", 0.75, max_batch=1, real_trace=True),
+    BenchCase("hlm_1k_unbatched_real", 1000, 1000, "hlm", 0.0, max_batch=1, real_trace=True),
+    # Batching GPUs with a per-item cost and lognormal per-token times (cv 0.2; fixed times
+    # until the scenario has per-token time distributions, the row's `jitter` says which).
+    BenchCase(
+        "uhlm_1k_batched_jitter_real",
+        1000,
+        1000,
+        "uhlm",
+        0.75,
+        max_batch=8,
+        real_trace=True,
+        jitter_cv=0.2,
+    ),
+    BenchCase(
+        "hlm_1k_batched_jitter_real",
+        1000,
+        1000,
+        "hlm",
+        0.0,
+        max_batch=8,
+        real_trace=True,
+        jitter_cv=0.2,
+    ),
+    # The shipped default scenario (its uplink, batching, think times, start spread as shipped)
+    # with the GPUs and the bandwidth scaled with the devices (20 devices per GPU and per
+    # 10 MHz, as shipped).
+    BenchCase("default_1k", 1000, 0, "uhlm", None, repeat=1, scale_default=True),
+    BenchCase("default_10k", 10_000, 0, "uhlm", None, naive=False, repeat=1, scale_default=True),
     # The scheduled uplink in a real cell: 100 MHz, proportional fair, devices dropped in a
-    # TR 38.901 UMa cell with shadowing and Rayleigh block fading (50 ms coherence).
+    # TR 38.901 UMa cell with shadowing and Rayleigh block fading (50 ms coherence). The naive
+    # reference has no slotted scheduler or path-loss channel, so no ratio.
     BenchCase(
         "uhlm_pf_uplink_pathloss_200_devices",
         200,
@@ -89,13 +133,51 @@ QUICK_CASES: tuple[BenchCase, ...] = (
 )
 
 
+def shipped_file(rel: Path) -> Path:
+    """A shipped file (trace, scenario) in the working folder or beside the package source."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (root / rel).is_file():
+            return root / rel
+    raise CuhlmError(
+        f"bench: {rel} not found in {Path.cwd()} or beside the package; run the full bench "
+        "from a checkout of cuhlm_sim (--quick needs no files)"
+    )
+
+
+def jitter_supported() -> bool:
+    """Whether the scenario schema has per-token time distributions yet."""
+    from cuhlm_sim.config.reference import scenario_key_exists
+
+    return scenario_key_exists("devices.slm_latency_dist")
+
+
+def _default_scaled(case: BenchCase) -> dict[str, Any]:
+    """scenarios/default.yaml with ``case.devices`` devices, GPUs and bandwidth scaled alike."""
+    from cuhlm_sim.config.load import read_yaml
+
+    path = shipped_file(DEFAULT_SCENARIO)
+    d = read_yaml(path)
+    factor = case.devices / d["devices"]["count"]
+    d["devices"]["count"] = case.devices
+    d["server"]["gpus"] = max(1, round(d["server"].get("gpus", 1) * factor))
+    d["uplink"]["bandwidth_hz"] = float(d["uplink"]["bandwidth_hz"]) * factor
+    tpath = Path(d["trace"]["path"])
+    d["trace"]["path"] = str(tpath if tpath.is_absolute() else (path.parent / tpath).resolve())
+    return d
+
+
 def _scenario_dict(case: BenchCase, threshold: float) -> dict[str, Any]:
+    if case.scale_default:
+        return _default_scaled(case)
     # Per-token time ~ SLM_S + (1 - skip)(uplink + LLM); the run lasts until every device has
     # had time for ``tokens_per_device`` tokens (the GPU pool is sized not to saturate).
     tx = 1.0 - (case.skip_target or 0.0)
     duration = case.tokens_per_device * (SLM_S + tx * (LLM_S + 0.001))
-    gpus = max(1, int(np.ceil(case.devices * tx * LLM_S / (SLM_S + tx * LLM_S) / 32 * 1.5)))
-    d = {
+    per_batch = case.max_batch
+    t_batch = LLM_S + (PER_ITEM_S * (per_batch - 1) if per_batch > 1 else 0.0)
+    busy = case.devices * tx * LLM_S / (SLM_S + tx * LLM_S)  # GPUs busy at batch size 1
+    gpus = max(1, int(np.ceil(busy * t_batch / LLM_S / per_batch * 1.5)))
+    d: dict[str, Any] = {
         "seed": 0,
         "warmup_s": 0.0,
         "duration_s": duration,
@@ -107,10 +189,18 @@ def _scenario_dict(case: BenchCase, threshold: float) -> dict[str, Any]:
         },
         "uplink": {"bandwidth_hz": 1e9, "scheduler": case.scheduler},
         "payload": {"vocab_size": 1000},
-        "server": {"gpus": gpus, "llm_latency_s": LLM_S, "max_batch": 32},
+        "server": {
+            "gpus": gpus,
+            "llm_latency_s": LLM_S,
+            "max_batch": per_batch,
+            "batch_per_item_s": PER_ITEM_S if per_batch > 1 else 0.0,
+        },
         "policy": {"kind": case.policy, "threshold": threshold},
-        "trace": {"path": None},
+        "trace": {"path": str(shipped_file(REAL_TRACE)) if case.real_trace else None},
     }
+    if case.jitter_cv > 0 and jitter_supported():
+        d["devices"].update(slm_latency_dist="lognormal", slm_latency_cv=case.jitter_cv)
+        d["server"].update(llm_latency_dist="lognormal", llm_latency_cv=case.jitter_cv)
     for k, v in case.extra.items():
         d[k] = {**d.get(k, {}), **v}
     return d
@@ -137,9 +227,19 @@ def _load_case(case: BenchCase):
     from cuhlm_sim.config.build import load_scenario_trace
     from cuhlm_sim.config.schema import Scenario
 
-    trace = load_scenario_trace(Scenario.model_validate(_scenario_dict(case, 0.0)))
+    scn = Scenario.model_validate(_scenario_dict(case, 0.0))
+    trace = load_scenario_trace(scn)
+    if case.scale_default:
+        return scn, trace, scn.policy.threshold
     th = _threshold(trace, case.skip_target)
     return Scenario.model_validate(_scenario_dict(case, th)), trace, th
+
+
+def _jitter(case: BenchCase, scn) -> str:
+    dist = getattr(scn.devices, "slm_latency_dist", "fixed")
+    if dist == "fixed" and case.jitter_cv > 0:
+        return "fixed (the schema has no per-token time distributions yet)"
+    return str(dist)
 
 
 def _run_case(case: BenchCase, repeat: int) -> dict[str, Any]:
@@ -158,39 +258,34 @@ def _run_case(case: BenchCase, repeat: int) -> dict[str, Any]:
         "wall_s": wall,
         "tokens_per_s": s["tokens_generated"] / wall,
         "skip_rate": s["skip_rate"],
+        "mean_token_latency_s": s["mean_token_latency_s"],
         "events": counted["simpy_events"],
         "events_per_token": counted["simpy_events"] / max(1, s["tokens_generated"]),
         "peak_rss_mb": rss,
         "threshold": th,
         "gpus": scn.server.gpus,
+        "max_batch": scn.server.max_batch,
+        "jitter": _jitter(case, scn),
     }
 
 
-def _run_naive(case: BenchCase, tokens_per_device: int, repeat: int) -> dict[str, Any]:
+def _run_naive(case: BenchCase, repeat: int) -> dict[str, Any]:
+    """The naive reference on exactly the case's scenario and trace."""
     from cuhlm_sim.experiments.naive import run_naive
 
-    scn, trace, th = _load_case(case)
-    if case.policy == "hlm":
-        th = -1.0  # HLM transmits every token: a threshold below every u
-    res, wall = _best_of(
-        repeat,
-        lambda: run_naive(
-            trace.uncertainty,
-            th,
-            case.devices,
-            tokens_per_device,
-            SLM_S,
-            LLM_S,
-            1e-4,
-            scn.server.gpus,
-        ),
-    )
+    scn, trace, _ = _load_case(case)
+    res, wall = _best_of(repeat, lambda: run_naive(scn, trace))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    counted = run_naive(scn, trace, count_events=True)
     return {
         "tokens": res["tokens"],
         "wall_s": wall,
         "tokens_per_s": res["tokens"] / wall,
         "skip_rate": res["skip_rate"],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mean_token_latency_s": res["mean_token_latency_s"],
+        "events": counted["events"],
+        "events_per_token": counted["events"] / max(1, counted["tokens"]),
+        "peak_rss_mb": rss,
     }
 
 
@@ -273,10 +368,7 @@ def run_bench(
         ours = _in_subprocess(case.name, _run_case, case, n, timeout=timeout)
         row: dict[str, Any] = {"case": case.name, **asdict(case), "repeat": n, "ours": ours}
         if case.naive:
-            per_device = max(1, round(ours["tokens"] / case.devices))
-            naive = _in_subprocess(
-                f"{case.name} (naive)", _run_naive, case, per_device, n, timeout=timeout
-            )
+            naive = _in_subprocess(f"{case.name} (naive)", _run_naive, case, n, timeout=timeout)
             row["naive"] = naive
             row["speedup_vs_naive"] = ours["tokens_per_s"] / naive["tokens_per_s"]
         results.append(row)

@@ -99,6 +99,7 @@ def test_bench_runs_from_an_installed_copy(tmp_path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert Path(out["package"]).is_relative_to(site)  # the copy ran, not the checkout
     row = out["row"]
-    per_device = max(1, round(row["ours"]["tokens"] / TINY_CASE.devices))
-    assert row["naive"]["tokens"] == TINY_CASE.devices * per_device
+    # the naive reference simulates the same cell (tests/experiments/test_naive_reference.py)
+    assert row["naive"]["tokens"] == pytest.approx(row["ours"]["tokens"], rel=0.05)
+    assert row["naive"]["skip_rate"] == pytest.approx(row["ours"]["skip_rate"], abs=0.05)
     assert row["speedup_vs_naive"] > 0
