@@ -22,6 +22,12 @@ mean). A GPU batch takes t(b) times one draw of mean 1 per batch. These draws co
 reference's own streams (spawn key ``NAIVE_STREAM``), so the two models agree statistically,
 not draw by draw.
 
+Rows: device d replays the trace from its offset (``Stream.TRACE_OFFSET``, one vectorised
+draw) onward, wrapping at the end, ``devices.tokens_per_request`` tokens per request, as
+``model/devices.py`` does at this revision; a change of that rule (e.g. requests that replay
+whole sequences) must be mirrored here, and tests/experiments/test_naive_reference.py fails
+until it is.
+
 What the reference does not model raises :class:`NaiveUnsupported`: another arrival mode,
 channel, uplink, power model, queue discipline, ``max_wait_s``, or policy than HLM / U-HLM.
 
