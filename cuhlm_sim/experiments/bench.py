@@ -76,13 +76,14 @@ PER_ITEM_S = 0.003
 #: The shipped files the full cases use (relative to a checkout's root).
 REAL_TRACE = Path("traces") / "qwen-coder-0.5b-1.5b.parquet"
 DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
+#: Simulated time of the default-scenario cases [s] (the shipped file measures 2,700 s).
+BENCH_DEFAULT_WARMUP_S, BENCH_DEFAULT_DURATION_S = 60.0, 120.0
 
 CASES: tuple[BenchCase, ...] = (
     # Unbatched, enough GPUs not to saturate, the real trace: the naive GPU is a Resource.
     BenchCase("uhlm_1k_unbatched_real", 1000, 1000, "uhlm", 0.75, max_batch=1, real_trace=True),
     BenchCase("hlm_1k_unbatched_real", 1000, 1000, "hlm", 0.0, max_batch=1, real_trace=True),
-    # Batching GPUs with a per-item cost and lognormal per-token times (cv 0.2; fixed times
-    # until the scenario has per-token time distributions, the row's `jitter` says which).
+    # Batching GPUs with a per-item cost and lognormal per-token and per-batch times (cv 0.2).
     BenchCase(
         "uhlm_1k_batched_jitter_real",
         1000,
@@ -103,7 +104,8 @@ CASES: tuple[BenchCase, ...] = (
         real_trace=True,
         jitter_cv=0.2,
     ),
-    # The shipped default scenario (its uplink, batching, think times, start spread as shipped)
+    # The shipped default scenario (its uplink, batching, jitter, SNR spread, think times as
+    # shipped)
     # with the GPUs and the bandwidth scaled with the devices (20 devices per GPU and per
     # 10 MHz, as shipped).
     BenchCase("default_1k", 1000, 0, "uhlm", None, repeat=1, scale_default=True),
@@ -144,13 +146,6 @@ def shipped_file(rel: Path) -> Path:
     )
 
 
-def jitter_supported() -> bool:
-    """Whether the scenario schema has per-token time distributions yet."""
-    from cuhlm_sim.config.reference import scenario_key_exists
-
-    return scenario_key_exists("devices.slm_latency_dist")
-
-
 def _default_scaled(case: BenchCase) -> dict[str, Any]:
     """scenarios/default.yaml with ``case.devices`` devices, GPUs and bandwidth scaled alike."""
     from cuhlm_sim.config.load import read_yaml
@@ -161,6 +156,8 @@ def _default_scaled(case: BenchCase) -> dict[str, Any]:
     d["devices"]["count"] = case.devices
     d["server"]["gpus"] = max(1, round(d["server"].get("gpus", 1) * factor))
     d["uplink"]["bandwidth_hz"] = float(d["uplink"]["bandwidth_hz"]) * factor
+    # 60 s warm-up + 120 s measured instead of the shipped 2,760 s: a speed case, not a study
+    d["warmup_s"], d["duration_s"] = BENCH_DEFAULT_WARMUP_S, BENCH_DEFAULT_DURATION_S
     tpath = Path(d["trace"]["path"])
     d["trace"]["path"] = str(tpath if tpath.is_absolute() else (path.parent / tpath).resolve())
     return d
@@ -198,9 +195,12 @@ def _scenario_dict(case: BenchCase, threshold: float) -> dict[str, Any]:
         "policy": {"kind": case.policy, "threshold": threshold},
         "trace": {"path": str(shipped_file(REAL_TRACE)) if case.real_trace else None},
     }
-    if case.jitter_cv > 0 and jitter_supported():
+    if case.jitter_cv > 0:
         d["devices"].update(slm_latency_dist="lognormal", slm_latency_cv=case.jitter_cv)
         d["server"].update(llm_latency_dist="lognormal", llm_latency_cv=case.jitter_cv)
+    else:  # constant times (the schema's default is jittered)
+        d["devices"]["slm_latency_dist"] = "fixed"
+        d["server"]["llm_latency_dist"] = "fixed"
     for k, v in case.extra.items():
         d[k] = {**d.get(k, {}), **v}
     return d
@@ -235,11 +235,16 @@ def _load_case(case: BenchCase):
     return Scenario.model_validate(_scenario_dict(case, th)), trace, th
 
 
-def _jitter(case: BenchCase, scn) -> str:
-    dist = getattr(scn.devices, "slm_latency_dist", "fixed")
-    if dist == "fixed" and case.jitter_cv > 0:
-        return "fixed (the schema has no per-token time distributions yet)"
-    return str(dist)
+def _jitter(scn) -> str:
+    """The per-token and per-batch time distributions of a case, for its row."""
+    d, g = scn.devices, scn.server
+    slm = d.slm_latency_dist + (
+        f" cv {d.slm_latency_cv:g}" if d.slm_latency_dist == "lognormal" else ""
+    )
+    llm = g.llm_latency_dist + (
+        f" cv {g.llm_latency_cv:g}" if g.llm_latency_dist == "lognormal" else ""
+    )
+    return f"slm {slm}, gpu {llm}"
 
 
 def _run_case(case: BenchCase, repeat: int) -> dict[str, Any]:
@@ -265,7 +270,7 @@ def _run_case(case: BenchCase, repeat: int) -> dict[str, Any]:
         "threshold": th,
         "gpus": scn.server.gpus,
         "max_batch": scn.server.max_batch,
-        "jitter": _jitter(case, scn),
+        "jitter": _jitter(scn),
     }
 
 

@@ -4,7 +4,7 @@ What a first implementation of a bench cell looks like, so that a speed ratio co
 models of the same cell (issue 16): one process per device and one ``timeout`` per drafted
 token; the skip decision of each token from the same trace row (``u_count <= c(u_th)`` on the
 grid); the uplink as a process doing fluid processor sharing (each of the N active payloads
-sends at :math:`(W/N)\,\eta` bit/s, recomputed at every arrival and departure); and the GPU
+sends at :math:`(W/N)\,\eta_d` bit/s, recomputed at every arrival and departure); and the GPU
 as a ``simpy.Resource`` (request, hold for t(1), release) when the cell does not batch, or,
 when it does, one server process per GPU that takes a job from a ``simpy.Store`` plus up to
 ``max_batch - 1`` more that are waiting and holds for t(b). Results return after the downlink
@@ -22,11 +22,11 @@ mean). A GPU batch takes t(b) times one draw of mean 1 per batch. These draws co
 reference's own streams (spawn key ``NAIVE_STREAM``), so the two models agree statistically,
 not draw by draw.
 
-Rows: device d replays the trace from its offset (``Stream.TRACE_OFFSET``, one vectorised
-draw) onward, wrapping at the end, ``devices.tokens_per_request`` tokens per request, as
-``model/devices.py`` does at this revision; a change of that rule (e.g. requests that replay
-whole sequences) must be mirrored here, and tests/experiments/test_naive_reference.py fails
-until it is.
+Rows: a request replays one whole trace sequence from its first row (cut to
+``devices.tokens_per_request`` when set); device d starts at sequence ``offset_d`` (one
+vectorised draw of ``Stream.TRACE_OFFSET`` over the sequences) and takes the following ones
+in turn, as ``model/device_base.py`` does at this revision. A change of that rule must be
+mirrored here; tests/experiments/test_naive_reference.py fails until it is.
 
 What the reference does not model raises :class:`NaiveUnsupported`: another arrival mode,
 channel, uplink, power model, queue discipline, ``max_wait_s``, or policy than HLM / U-HLM.
@@ -71,7 +71,7 @@ def _check(scn: Scenario) -> None:
     why = []
     if scn.devices.arrival != "closed":
         why.append(f"devices.arrival {scn.devices.arrival}")
-    if scn.channel.model != "fixed" or scn.channel.rate_model != "shannon":
+    if scn.channel.model not in ("fixed", "per_device") or scn.channel.rate_model != "shannon":
         why.append(f"channel {scn.channel.model}/{scn.channel.rate_model}")
     if scn.uplink.scheduler != "equal_share" or scn.uplink.power_model != "constant_psd":
         why.append(f"uplink {scn.uplink.scheduler}/{scn.uplink.power_model}")
@@ -139,11 +139,26 @@ def run_naive(scn: Scenario, trace: TraceArrays, *, count_events: bool = False) 
         math.ceil(math.log2(vocab)) if scn.payload.encoding == "indexed" else 0
     )
     bits = vocab * per_entry + scn.payload.overhead_bits
+    # each device's SNR: the channel's, a listed one, or one draw from its CHANNEL stream
     ch = scn.channel
-    eta = math.log2(1 + 10 ** ((ch.snr_db - ch.snr_gap_db) / 10))
-    if ch.max_spectral_efficiency is not None:
-        eta = min(eta, ch.max_spectral_efficiency)
-    eta *= 1 - ch.harq_bler
+    snr = [ch.snr_db] * n_dev
+    if ch.model == "per_device":
+        if ch.snr_db_list is not None:
+            snr = list(ch.snr_db_list)
+        elif ch.spread == "uniform" and ch.spread_db > 0:
+            lo, hi = ch.snr_db - ch.spread_db, ch.snr_db + ch.spread_db
+            snr = [stream(seed, Stream.CHANNEL, d).uniform(lo, hi) for d in range(n_dev)]
+        elif ch.spread == "normal" and ch.spread_db > 0:
+            snr = [
+                stream(seed, Stream.CHANNEL, d).normal(ch.snr_db, ch.spread_db)
+                for d in range(n_dev)
+            ]
+    etas = []
+    for x in snr:  # Shannon with gap and cap, times (1 - BLER)
+        e = math.log2(1 + 10 ** ((x - ch.snr_gap_db) / 10))
+        if ch.max_spectral_efficiency is not None:
+            e = min(e, ch.max_spectral_efficiency)
+        etas.append(e * (1 - ch.harq_bler))
     bandwidth, downlink = scn.uplink.bandwidth_hz, scn.downlink.latency_s
 
     slm_dist = getattr(dev, "slm_latency_dist", "fixed")
@@ -168,29 +183,29 @@ def run_naive(scn: Scenario, trace: TraceArrays, *, count_events: bool = False) 
     gpu_queue = simpy.Store(env)
 
     def uplink() -> Generator[simpy.Event, Any, None]:
-        active: list[list[Any]] = []  # [bits left, job]
+        active: list[list[Any]] = []  # [bits left, spectral efficiency, job]
         last = env.now
         get = arrivals.get()
         while True:
             if active:
-                rate = bandwidth / len(active) * eta
-                soonest = min(a[0] for a in active) / rate
+                share = bandwidth / len(active)  # Hz each
+                soonest = min(a[0] / (share * a[1]) for a in active)
                 yield env.any_of([get, env.timeout(soonest)])
-                sent = (env.now - last) * rate
                 for a in active:
-                    a[0] -= sent
+                    a[0] -= (env.now - last) * share * a[1]
             else:
                 yield get
             last = env.now
             if get.triggered:
-                active.append([float(bits), get.value])
+                job = get.value
+                active.append([float(bits), etas[job["device"]], job])
                 get = arrivals.get()
             # done = what is left takes less than the clock's resolution to send
-            rate, now = bandwidth / max(1, len(active)) * eta, env.now
-            done = [a for a in active if now + a[0] / rate <= now]
+            share, now = bandwidth / max(1, len(active)), env.now
+            done = [a for a in active if now + a[0] / (share * a[1]) <= now]
             if done:
-                active = [a for a in active if now + a[0] / rate > now]
-                for _, job in done:
+                active = [a for a in active if now + a[0] / (share * a[1]) > now]
+                for _, _, job in done:
                     gpu_queue.put(job)
 
     env.process(uplink())
@@ -235,7 +250,9 @@ def run_naive(scn: Scenario, trace: TraceArrays, *, count_events: bool = False) 
             env.process(server())
 
     # --- devices ----------------------------------------------------------------------------
-    offsets = stream(seed, Stream.TRACE_OFFSET).integers(n_rows, size=n_dev).tolist()
+    n_seq = trace.num_sequences
+    seq_start = trace.seq_start.tolist()
+    offsets = stream(seed, Stream.TRACE_OFFSET).integers(n_seq, size=n_dev).tolist()
     spread = dev.start_spread_s
     starts = (
         stream(seed, Stream.START).uniform(0, spread, size=n_dev).tolist()
@@ -249,16 +266,18 @@ def run_naive(scn: Scenario, trace: TraceArrays, *, count_events: bool = False) 
             slm_dist, getattr(dev, "slm_latency_cv", 0.0), dev.slm_latency_s, trace.t_draft_ms, rng
         )
         think = stream(seed, Stream.THINK, d)
-        cursor = offsets[d]
+        seq = offsets[d] % n_seq
+        cut = dev.tokens_per_request
         if starts[d] > 0:
             yield env.timeout(starts[d])
         while True:
-            for _ in range(dev.tokens_per_request):
-                row, cursor = cursor, (cursor + 1) % n_rows
+            lo, hi = seq_start[seq], seq_start[seq + 1]
+            seq = (seq + 1) % n_seq
+            for row in range(lo, hi if cut is None else min(hi, lo + cut)):
                 t0 = env.now
                 yield env.timeout(slm(row) + extra_s)
                 if transmit[row]:
-                    job = {"row": row, "done": env.event()}
+                    job = {"device": d, "row": row, "done": env.event()}
                     arrivals.put(job)
                     yield job["done"]
                 count(t0, transmit[row])

@@ -12,7 +12,6 @@ import pytest
 from scipy import stats
 
 from cuhlm_sim.config.build import load_scenario_trace
-from cuhlm_sim.config.reference import scenario_key_exists
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.experiments.naive import NaiveUnsupported, batch_time, run_naive
 from cuhlm_sim.runner import run_scenario
@@ -24,30 +23,39 @@ METRICS = {
     "mean_token_latency_s": "mean_token_latency_s",
 }
 
-#: (name, policy, max_batch, extra devices keys, extra server keys)
-CASES: list[tuple[str, str, int, dict[str, Any], dict[str, Any]]] = [
-    ("uhlm_unbatched", "uhlm", 1, {}, {}),
-    ("hlm_unbatched", "hlm", 1, {}, {}),
-    ("uhlm_batched", "uhlm", 8, {}, {}),
-    ("hlm_batched", "hlm", 8, {}, {}),
-]
-if scenario_key_exists("devices.slm_latency_dist"):  # per-token time distributions
-    CASES += [
+#: (name, policy, max_batch, extra devices keys, extra server keys); times are fixed and the
+#: channel is 17 dB for every device unless the case says otherwise
+CASES: list[tuple[str, str, int, dict[str, Any], dict[str, Any]]] = (
+    [
+        ("uhlm_unbatched", "uhlm", 1, {}, {}),
+        ("hlm_unbatched", "hlm", 1, {}, {}),
+        ("uhlm_batched", "uhlm", 8, {}, {}),
+        ("hlm_batched", "hlm", 8, {}, {}),
+    ]
+    + [
         (
             f"{kind}_batched_{dist}",
             kind,
             8,
-            {"slm_latency_dist": dist, "slm_latency_cv": 0.2},
-            {"llm_latency_dist": dist, "llm_latency_cv": 0.2},
+            {"slm_latency_dist": dist, **({"slm_latency_cv": 0.2} if dist == "lognormal" else {})},
+            {"llm_latency_dist": dist, **({"llm_latency_cv": 0.2} if dist == "lognormal" else {})},
         )
         for kind in ("uhlm", "hlm")
         for dist in ("lognormal", "trace")
     ]
+    + [("uhlm_batched_lognormal_snr_spread", "uhlm", 8, {"slm_latency_dist": "lognormal"}, {})]
+)
+#: cases whose devices get SNRs ~ U(17 +- 6 dB), one draw per device (per_device channel)
+SPREAD = {"uhlm_batched_lognormal_snr_spread"}
 
 
-def _scenario(seed: int, policy: str, max_batch: int, devices: dict, server: dict) -> Scenario:
+def _scenario(
+    seed: int, policy: str, max_batch: int, devices: dict, server: dict, spread: bool = False
+) -> Scenario:
+    channel = {"model": "per_device", "spread": "uniform", "spread_db": 6.0} if spread else {}
     return Scenario.model_validate(
         {
+            "channel": channel,
             "seed": seed,
             "warmup_s": 1.0,
             "duration_s": 10.0,
@@ -57,6 +65,7 @@ def _scenario(seed: int, policy: str, max_batch: int, devices: dict, server: dic
                 "start_spread_s": 0.0173,
                 "tokens_per_request": 64,
                 "think_time_s": 0.3,
+                "slm_latency_dist": "fixed",
                 **devices,
             },
             "uplink": {"bandwidth_hz": 100e6},
@@ -66,6 +75,7 @@ def _scenario(seed: int, policy: str, max_batch: int, devices: dict, server: dic
                 "llm_latency_s": 0.0317,
                 "max_batch": max_batch,
                 "batch_per_item_s": 0.003,
+                "llm_latency_dist": "fixed",
                 **server,
             },
             "downlink": {"latency_s": 0.002},
@@ -84,11 +94,11 @@ def test_reference_and_model_agree_within_noise(case):
     float rounding. With fixed times the two are the same deterministic cell, d = 0 up to
     rounding, and any difference fails; with jittered times (drawn from independent streams)
     d is noise of mean 0 if the models agree."""
-    _, policy, max_batch, devices, server = case
+    name, policy, max_batch, devices, server = case
     seeds = range(6)
     ours, naive = {m: [] for m in METRICS}, {m: [] for m in METRICS}
     for seed in seeds:
-        scn = _scenario(seed, policy, max_batch, devices, server)
+        scn = _scenario(seed, policy, max_batch, devices, server, name in SPREAD)
         trace = load_scenario_trace(scn)
         s = run_scenario(scn, trace=trace).summary
         n = run_naive(scn, trace)
