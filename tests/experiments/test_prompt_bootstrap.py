@@ -11,12 +11,12 @@ from scipy import stats
 
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.experiments.capacity import find_capacity, parse_slo
+from cuhlm_sim.experiments.results import points_frame
 from cuhlm_sim.experiments.sweep import (
     RunStore,
     SweepSpec,
     load_sweep,
     plan_sweep,
-    points_frame,
     run_tasks,
     runs_frame,
 )
