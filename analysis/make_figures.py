@@ -48,7 +48,9 @@ log = logging.getLogger("make_figures")
 ACCURACY_TABLE = HERE.parent / "accuracy" / "qwen-coder-0.5b-1.5b.parquet"
 
 
-def run_accuracy_figure(out: Path, executor: Any, figures: Path | None) -> None:
+def run_accuracy_figure(
+    out: Path, executor: Any, figures: Path | None, force: bool = False
+) -> None:
     """U-HLM across thresholds + the single-setting schemes, then the accuracy figure."""
     from cuhlm_sim.experiments.accuracy_plot import plot_accuracy
 
@@ -58,7 +60,7 @@ def run_accuracy_figure(out: Path, executor: Any, figures: Path | None) -> None:
     dirs = {}
     for name in ("accuracy", "accuracy_points"):
         dirs[name] = out / name
-        result = run_sweep(load_sweep(SWEEPS / f"{name}.yaml"), dirs[name], executor)
+        result = run_sweep(load_sweep(SWEEPS / f"{name}.yaml"), dirs[name], executor, force=force)
         log.info("%s: %d runs (%d failed)", name, len(result.runs), result.failed)
     if figures is None:
         return
@@ -139,7 +141,8 @@ def main() -> None:
         for name in wanted:
             out = args.out / name
             if name == "accuracy":
-                run_accuracy_figure(args.out, executor, None if args.run_only else args.figures)
+                figs = None if args.run_only else args.figures
+                run_accuracy_figure(args.out, executor, figs, force=args.force)
                 continue
             if name == "capacity_vs_snr":
                 run_capacity(SWEEPS / f"{name}.yaml", out, executor)
