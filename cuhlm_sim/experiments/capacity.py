@@ -40,6 +40,7 @@ from cuhlm_sim.experiments.executors import Executor
 from cuhlm_sim.experiments.results import ci95_half_width, flatten_summary
 from cuhlm_sim.experiments.sweep.plan import RunTask, derived_seeds, run_key, with_sweep_defaults
 from cuhlm_sim.experiments.sweep.runner import run_tasks
+from cuhlm_sim.experiments.sweep.spec import MAX_REPETITIONS
 from cuhlm_sim.experiments.sweep.store import RunStore
 from cuhlm_sim.outputs.writer import dump_json
 
@@ -227,6 +228,8 @@ def find_capacity(
             "capacity: need repetitions >= 1, start >= 1, resolution >= 1, max_devices >= start "
             f"(got {repetitions}, {start}, {resolution}, {max_devices})"
         )
+    if repetitions > MAX_REPETITIONS:
+        raise CuhlmError(f"--reps: at most {MAX_REPETITIONS:,} repetitions (got {repetitions:,})")
     points = _point_scenarios(base, over)
     _check_metrics(base, slos)
     store = store or RunStore(None)

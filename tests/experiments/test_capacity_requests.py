@@ -92,3 +92,23 @@ def test_cli_capacity_json_has_capacity_in_requests(tmp_path, cli_runner):
     assert (entry["capacity"], entry["capacity_requests_per_s"]) == (7, pytest.approx(9.8))
     bad = cli_runner.invoke(app, ["capacity", str(scn), "--slo", "p95_request_latency<=30"])
     assert bad.exit_code == 2 and "unknown metric 'p95_request_latency'" in bad.stderr
+
+
+def test_an_absurd_number_of_repetitions_is_refused_at_once():
+    base = Scenario.model_validate(TURNS)
+    with pytest.raises(CuhlmError, match=r"--reps: at most 10,000 repetitions"):
+        find_capacity(base, [parse_slo("p95_request_latency_s<=1")], repetitions=10**20)
+
+
+def test_a_sweep_file_with_absurd_repetitions_is_one_line(tmp_path, cli_runner):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(TURNS), encoding="utf-8")
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        yaml.safe_dump({"scenario": "s.yaml", "repetitions": 10**9}),
+        encoding="utf-8",
+    )
+    res = cli_runner.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "repetitions" in lines[0] and str(sweep) in lines[0]
+    assert not (tmp_path / "o").exists()
