@@ -21,7 +21,7 @@ from cuhlm_sim.model.policies import POLICIES, Policy
 from cuhlm_sim.model.recording import Recorder
 from cuhlm_sim.model.rng import Stream, stream
 from cuhlm_sim.model.server import DISCIPLINES, GpuServer
-from cuhlm_sim.model.timing import TimeFactors, check_trace_times, time_factors
+from cuhlm_sim.model.timing import TimeFactors, factor_source
 from cuhlm_sim.model.uplink import UPLINKS, Radio, Uplink
 from cuhlm_sim.traces.arrays import TraceArrays
 
@@ -45,14 +45,10 @@ def build_components(
     payload = PayloadModel(params.payload)
     policy = POLICIES.create(params.policy.kind, params.policy, trace, payload)
     sp = params.server
-    gpu_times = time_factors(
-        sp.llm_latency_dist,
-        sp.llm_latency_cv,
-        lambda: stream(params.seed, Stream.GPU_TIME),
-        trace.t_target_ms,
-        "server.llm_latency_dist",
+    gpu_source = factor_source(
+        sp.llm_latency_dist, sp.llm_latency_cv, trace.t_target_ms, "server.llm_latency_dist"
     )
-    server = GpuServer(env, sp, recorder, gpu_times)
+    server = GpuServer(env, sp, recorder, gpu_source(lambda: stream(params.seed, Stream.GPU_TIME)))
     channel = build_channel(
         params.channel, params.devices.count, params.uplink.bandwidth_hz, params.seed
     )
@@ -63,16 +59,12 @@ def build_components(
         params.uplink.scheduler, env, params.uplink, radio, server.submit, recorder
     )
     dp = params.devices
-    check_trace_times(dp.slm_latency_dist, trace, "t_draft_ms", "devices.slm_latency_dist")
+    slm_source = factor_source(
+        dp.slm_latency_dist, dp.slm_latency_cv, trace.t_draft_ms, "devices.slm_latency_dist"
+    )
 
     def slm_times(device: int) -> TimeFactors | None:
-        return time_factors(
-            dp.slm_latency_dist,
-            dp.slm_latency_cv,
-            lambda: stream(params.seed, Stream.SLM_TIME, device),
-            trace.t_draft_ms,
-            "devices.slm_latency_dist",
-        )
+        return slm_source(lambda: stream(params.seed, Stream.SLM_TIME, device))
 
     queue = DISCIPLINES.get(params.server.discipline)
     priority_key = queue.row_priority(trace, params.policy)

@@ -17,6 +17,7 @@ and HLM's latency has no spread (the artefact issue 12 describes).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -24,24 +25,28 @@ import numpy as np
 from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.registry import Registry
-from cuhlm_sim.traces.arrays import TraceArrays
 
-#: ``devices.slm_latency_dist`` / ``server.llm_latency_dist`` -> its factor source.
-LATENCY_DISTS: Registry[TimeFactors | None] = Registry("latency distribution")
+#: ``devices.slm_latency_dist`` / ``server.llm_latency_dist`` -> the builder of its
+#: :data:`FactorSource` (given cv, the trace's recorded column and the key's name for errors).
+LATENCY_DISTS: Registry[FactorSource] = Registry("latency distribution")
+
+#: What a run builds once per distribution: ``owner's rng factory -> that owner's factors``
+#: (None: constant times). ``rng_factory()`` is called only by a distribution that draws.
+FactorSource = Callable[[Callable[[], np.random.Generator]], "TimeFactors | None"]
 
 #: Lognormal factors drawn at once per refill of a batch-factor buffer (the batch path asks
 #: one at a time; a numpy call per batch would cost more than the rest of the batch).
 _CHUNK = 1024
 
 
-class TimeFactors:
+class TimeFactors(ABC):
     """Factors with mean 1: per token (``per_row``) or one per batch (``per_batch``)."""
 
-    def per_row(self, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def per_row(self, rows: np.ndarray) -> np.ndarray: ...
 
-    def per_batch(self, jobs: list[Job]) -> float:
-        raise NotImplementedError
+    @abstractmethod
+    def per_batch(self, jobs: list[Job]) -> float: ...
 
 
 class LognormalFactors(TimeFactors):
@@ -87,34 +92,32 @@ class TraceFactors(TimeFactors):
 
 
 @LATENCY_DISTS.register("fixed")
-def _fixed(cv: float, rng_factory, column: np.ndarray | None, what: str) -> None:
-    return None
+def _fixed(cv: float, column: np.ndarray | None, what: str) -> FactorSource:
+    return lambda rng_factory: None
 
 
 @LATENCY_DISTS.register("lognormal")
-def _lognormal(cv: float, rng_factory, column: np.ndarray | None, what: str) -> TimeFactors | None:
-    return LognormalFactors(cv, rng_factory) if cv > 0 else None
+def _lognormal(cv: float, column: np.ndarray | None, what: str) -> FactorSource:
+    """Each owner draws from its own stream."""
+    if cv <= 0:
+        return lambda rng_factory: None
+    return lambda rng_factory: LognormalFactors(cv, rng_factory)
 
 
 @LATENCY_DISTS.register("trace")
-def _trace(cv: float, rng_factory, column: np.ndarray | None, what: str) -> TimeFactors:
+def _trace(cv: float, column: np.ndarray | None, what: str) -> FactorSource:
+    """Nothing is drawn, so every owner shares one table (built once: a copy per device would
+    cost ~30 bytes per trace row and device)."""
     if column is None:
         raise ScenarioError(f"{what}: 'trace' needs a trace with recorded times; this one has none")
     if not np.all(np.isfinite(column)) or np.any(column <= 0):
         raise ScenarioError(f"{what}: 'trace' needs positive recorded times in every row")
-    return TraceFactors(np.asarray(column, dtype=np.float64))
+    shared = TraceFactors(np.asarray(column, dtype=np.float64))
+    return lambda rng_factory: shared
 
 
-def time_factors(
-    kind: str, cv: float, rng_factory, column: np.ndarray | None, what: str
-) -> TimeFactors | None:
-    """The factor source of ``kind`` (None: constant times). ``rng_factory()`` makes the
-    owner's stream, called only by a distribution that draws; ``column`` is the trace's
-    recorded times for ``trace``; ``what`` names the scenario key in errors."""
-    return LATENCY_DISTS.create(kind, cv, rng_factory, column, what)
-
-
-def check_trace_times(kind: str, trace: TraceArrays, column: str, what: str) -> None:
-    """Fail at set-up (``cuhlm validate``), not mid-run, when ``trace`` lacks what ``kind``
-    needs."""
-    time_factors(kind, 0.0, lambda: None, getattr(trace, column), what)
+def factor_source(kind: str, cv: float, column: np.ndarray | None, what: str) -> FactorSource:
+    """The run's source of ``kind`` factors; fails at set-up (``cuhlm validate``), not mid-run,
+    when the trace lacks what ``kind`` needs. ``column`` is the trace's recorded times,
+    ``what`` names the scenario key in errors."""
+    return LATENCY_DISTS.create(kind, cv, column, what)

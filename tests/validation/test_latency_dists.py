@@ -150,3 +150,21 @@ def test_jitter_breaks_the_lock_step_of_a_fixed_time_hlm_cell():
     assert len({s["throughput_tokens_per_s"] for s in jittered}) == 3
     j = jittered[0]
     assert j["p95_token_latency_s"] > 1.05 * j["p50_token_latency_s"]
+
+
+def test_trace_times_are_one_table_for_every_device_lognormal_one_stream_each():
+    """`trace` factors draw nothing: all devices share one table (a copy per device cost
+    ~30 bytes per trace row and device: 1.27 GB for 2,000 devices on the shipped trace);
+    lognormal factors are per device (own stream)."""
+    import simpy
+
+    from cuhlm_sim.config.build import build_params, load_scenario_trace
+    from cuhlm_sim.metrics.recorder import Recorder
+    from cuhlm_sim.model.components import build_components
+
+    for dist, shared in (("trace", True), ("lognormal", False)):
+        scn = _scenario({"slm_latency_dist": dist}, {})
+        trace = load_scenario_trace(scn)
+        params = build_params(scn, trace)
+        parts = build_components(simpy.Environment(), params, trace, Recorder(0, 1, 3, False))
+        assert (parts.slm_times(0) is parts.slm_times(1)) is shared
