@@ -291,18 +291,24 @@ def arrays_from_table(
 def _sequences(table: pa.Table) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Sequence boundaries and each sequence's prompt: a sequence is a run of rows with one
     ``seq_id`` whose ``pos`` keeps increasing (a file holding a sequence twice in a row, or
-    concatenated parts, still splits where ``pos`` restarts)."""
-    seq_ids = np.asarray(table.column("seq_id").to_pylist(), dtype=object)
+    concatenated parts, still splits where ``pos`` restarts). Ids are compared as dictionary
+    codes, not Python strings (~4 µs a row)."""
+
+    def codes(name: str) -> tuple[np.ndarray, pa.Array]:
+        enc = table.column(name).combine_chunks().cast(pa.string()).dictionary_encode()
+        return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary
+
+    seq, _ = codes("seq_id")
     pos = np.asarray(table.column("pos").to_numpy(zero_copy_only=False), dtype=np.int64)
-    n = seq_ids.shape[0]
+    n = seq.shape[0]
     new = np.ones(n, dtype=bool)
-    new[1:] = (seq_ids[1:] != seq_ids[:-1]) | (pos[1:] <= pos[:-1])
+    new[1:] = (seq[1:] != seq[:-1]) | (pos[1:] <= pos[:-1])
     starts = np.flatnonzero(new).astype(np.int64)
     seq_start = np.append(starts, n)
-    key = "prompt_id" if "prompt_id" in table.column_names else "seq_id"
-    labels = np.asarray(table.column(key).to_pylist(), dtype=object)[starts].astype(str)
-    names, codes = np.unique(labels, return_inverse=True)
-    return seq_start, codes.astype(np.int64), tuple(str(x) for x in names)
+    label_codes, labels = codes("prompt_id" if "prompt_id" in table.column_names else "seq_id")
+    first = np.asarray(labels.to_pylist(), dtype=object)[label_codes[starts]].astype(str)
+    names, prompt = np.unique(first, return_inverse=True)
+    return seq_start, prompt.astype(np.int64), tuple(str(x) for x in names)
 
 
 def topk_accept_from_mass(
