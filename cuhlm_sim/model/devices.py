@@ -183,13 +183,7 @@ class Device(DeviceBase):
         pending = self._pending
         if m:
             t0 = now + pending
-            # The common case of _skip, checked here: a run inside the window costs nothing.
-            if c is None:
-                inside = self._window.holds(t0 + tau, t0 + tau * m)
-            else:
-                base = c[p]
-                inside = self._window.holds(t0 + (c[p + 1] - base), t0 + (c[p + m] - base))
-            if self._exact or not inside:
+            if self._exact or not self._run_inside(t0, p, m):  # else the block booking holds
                 self._skip(m, p, t0)
         self._pending = 0.0
         if c is None:
@@ -237,7 +231,8 @@ class Device(DeviceBase):
             m = self._size - pos
             if m:
                 t0 = self.env.now + self._pending
-                self._skip(m, pos, t0)
+                if self._exact or not self._run_inside(t0, pos, m):
+                    self._skip(m, pos, t0)
                 c = self._c
                 span = tau * m if c is None else c[pos + m] - c[pos]
                 self._last = t0 + span
@@ -249,26 +244,29 @@ class Device(DeviceBase):
             pos = 0
         self._request_finished(self._last, self._pending)
 
-    def _skip(self, m: int, pos: int, t0: float) -> None:
-        """Book m skipped tokens from block position ``pos`` whose run starts at ``t0``.
+    def _run_inside(self, t0: float, pos: int, m: int) -> bool:
+        """Whether every token of the skip run (m tokens from block position ``pos``, starting
+        at ``t0``) commits inside the window: its first and last commits decide, computed with
+        the expressions :meth:`_skip` uses for all of them. Such a run costs nothing: the block
+        booking already counts it."""
+        c = self._c
+        if c is None:
+            tau = self._tau
+            return self._window.holds(t0 + tau, t0 + tau * m)
+        base = c[pos]
+        return self._window.holds(t0 + (c[pos + 1] - base), t0 + (c[pos + m] - base))
 
-        Free when the run lies inside the window (the block booking already counts it);
-        otherwise the recorder clips it exactly and the block booking is taken back.
-        """
+    def _skip(self, m: int, pos: int, t0: float) -> None:
+        """Book exactly the m skipped tokens from block position ``pos`` whose run starts at
+        ``t0`` (a run not wholly inside the window, or any run on the exact path): the recorder
+        clips it to the window and the block booking is taken back."""
         tau, c = self._tau, self._c
         if c is None:
-            if not self._exact and self._window.holds(t0 + tau, t0 + tau * m):
-                return
             commits = self._window.run_commits(t0, tau, m)
             latency: float | np.ndarray = tau
         else:
-            base = c[pos]
-            if not self._exact and self._window.holds(
-                t0 + (c[pos + 1] - base), t0 + (c[pos + m] - base)
-            ):
-                return
             cs = np.frombuffer(c, dtype=np.float64)
-            commits = t0 + (cs[pos + 1 : pos + m + 1] - base)
+            commits = t0 + (cs[pos + 1 : pos + m + 1] - c[pos])
             latency = self._durs[pos : pos + m]
         self.recorder.skipped_run(self.index, commits, latency, self._block_cums(), pos, self._rows)
         if not self._exact:
