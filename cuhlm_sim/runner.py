@@ -25,6 +25,7 @@ from cuhlm_sim.metrics.compute import summarize
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.metrics.steady import Truncation
 from cuhlm_sim.model import engine
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.policies.ihlm import importance_source_used
 from cuhlm_sim.model.recording import RunResult
@@ -62,7 +63,6 @@ def check_scenario(scenario: Scenario, *, log_tokens: bool = False) -> MemoryEst
     every component built as a run builds it (policy, channel, uplink, GPU server), so
     settings that depend on the trace (e.g. truncation_k in its k_grid) fail here too, and a
     run too large for the machine's memory. Returns the run's memory estimate."""
-    import simpy
 
     from cuhlm_sim.model.components import build_components
 
@@ -70,7 +70,7 @@ def check_scenario(scenario: Scenario, *, log_tokens: bool = False) -> MemoryEst
     estimate = _run_estimate(scenario, trace, log_tokens)
     check_fits(estimate)
     params = build_params(scenario, trace, log_tokens=log_tokens)
-    build_components(simpy.Environment(), params, trace, _recorder(params))
+    build_components(Environment(), params, trace, _recorder(params))
     return estimate
 
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
 from cuhlm_sim.model.channel.cell import CellChannel
 from cuhlm_sim.model.channel_state import StaticChannel, build_channel, rate_map
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.params import SimParams
 from cuhlm_sim.model.payload import PayloadModel
 from cuhlm_sim.model.policies import POLICIES, Policy
@@ -39,7 +39,7 @@ class Components:
 
 
 def build_components(
-    env: simpy.Environment, params: SimParams, trace: TraceArrays, recorder: Recorder
+    env: Environment, params: SimParams, trace: TraceArrays, recorder: Recorder
 ) -> Components:
     """Look every kind up in its registry and build it; the server is the uplink's sink."""
     payload = PayloadModel(params.payload)

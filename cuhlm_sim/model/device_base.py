@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import simpy
 
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.params import DeviceParams
 from cuhlm_sim.model.policies.base import Policy
 from cuhlm_sim.model.recording import Recorder
@@ -82,7 +82,7 @@ class DeviceBase:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         index: int,
         params: DeviceParams,
         trace: TraceArrays,
@@ -148,8 +148,8 @@ class DeviceBase:
 
     # -- scheduling helpers ---------------------------------------------------------------
     def _after(self, delay: float, callback) -> None:
-        """Call ``callback(event)`` ``delay`` seconds from now: one Timeout, no process."""
-        self.env.timeout(delay).callbacks.append(callback)
+        """Call ``callback(None)`` ``delay`` seconds from now: one scheduled call, no process."""
+        self.env.call_later(delay, callback)
 
     # -- requests -------------------------------------------------------------------------
     def _request_gap_s(self) -> float:

@@ -14,11 +14,11 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import simpy
 
 from cuhlm_sim.model.components import Components, build_components
 from cuhlm_sim.model.device_state import DeviceState
 from cuhlm_sim.model.devices import Device
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.llm_device import LlmOnlyDevice
 from cuhlm_sim.model.open_loop import OpenLoopDevice, StateAwareOpenLoopDevice
 from cuhlm_sim.model.params import SimParams
@@ -29,18 +29,6 @@ from cuhlm_sim.model.timers import DraftTimers
 from cuhlm_sim.traces.arrays import TraceArrays
 
 log = logging.getLogger(__name__)
-
-
-class _CountingEnvironment(simpy.Environment):
-    """Counts processed events (the performance guard compares it with tokens)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events_processed = 0
-
-    def step(self) -> None:
-        self.events_processed += 1
-        super().step()
 
 
 def _track_channel(env, parts: Components, end_s: float):
@@ -63,31 +51,23 @@ PROGRESS_CHUNKS = 1000
 
 
 def _run_until(
-    env: simpy.Environment,
+    env: Environment,
     end: float,
     end_s: float,
     progress: Callable[[float, float], None] | None,
 ) -> None:
     """``env.run(until=end)``, in :data:`PROGRESS_CHUNKS` steps calling
-    ``progress(now, end_s)`` when given. Each stop is one extra event at its instant; it shifts
-    no other event's order (the heap orders by time, priority, then insertion), so results are
-    the same as one run."""
+    ``progress(now, end_s)`` when given. A stop is no event (the run loop stops at a key), so
+    results are the same as one run."""
     if progress is None:
         env.run(until=end)
         return
-    stops = 0
     for k in range(1, PROGRESS_CHUNKS):
         stop = end * k / PROGRESS_CHUNKS
         if stop > env.now:
             env.run(until=stop)
-            stops += 1
             progress(env.now, end_s)
     env.run(until=end)
-    if isinstance(env, _CountingEnvironment):
-        # Count the model's events only, as one uninterrupted run does: SimPy processes each
-        # stop event once and, after stopping, queues it again (priority -1, no callbacks
-        # left), so the next run processes it once more as a no-op: two steps per stop.
-        env.events_processed -= 2 * stops
     progress(min(env.now, end_s), end_s)
 
 
@@ -103,14 +83,14 @@ def simulate(
     :func:`cuhlm_sim.runner.simulate` for a run with the metrics recorder). ``progress``,
     if given, is called with the simulated time and the run's end about every 1/1000 of the
     run."""
-    env = _CountingEnvironment() if count_events else simpy.Environment()
+    env = Environment()
     n_dev = params.devices.count
     parts = build_components(env, params, trace, recorder)
     policy, server, uplink = parts.policy, parts.server, parts.uplink
     recorder.attach(policy, trace)  # the token ledger: what each token adds to the counters
     submit = server.submit if policy.mode == "llm_only" else uplink.submit
     if params.warmup_s > 0:
-        env.timeout(params.warmup_s).callbacks.append(lambda _ev: recorder.open_window(env.now))
+        env.call_later(params.warmup_s, lambda _: recorder.open_window(env.now))
     if parts.channel.next_change_at(0.0) < params.end_s:
         env.process(_track_channel(env, parts, params.end_s))
     timers = DraftTimers(env, submit)
@@ -185,6 +165,6 @@ def simulate(
         payload=parts.payload,
         spectral_efficiency=parts.radio.eta,
         snr_db=parts.radio.snr_db,
-        events=getattr(env, "events_processed", -1),
+        events=env.events_processed if count_events else -1,
         requests_done=sum(d.requests_done for d in devices),
     )

@@ -15,12 +15,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from functools import partial
 
 import numpy as np
-import simpy
-from simpy.events import Timeout
 
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import (
     AffineServerParams,
@@ -152,7 +150,7 @@ class GpuServer:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         params: ServerParams,
         recorder: Recorder,
         factors: TimeFactors | None = None,
@@ -191,8 +189,7 @@ class GpuServer:
                 if now < start_at:
                     if start_at < self._wait_timer_at:
                         self._wait_timer_at = start_at
-                        timer = env.timeout(start_at - now)
-                        timer.callbacks.append(self._on_wait_timer)
+                        env.call_later(start_at - now, self._on_wait_timer)
                     return
             b = min(len(q), p.max_batch)
             batch = q.take(b)
@@ -212,29 +209,27 @@ class GpuServer:
             # All results of a batch return together: one event for the whole batch, and
             # without downlink latency the same event also frees the GPU.
             if commit_delay == service:
-                timer = Timeout(env, service)
-                timer.batch = batch
-                timer.callbacks.append(self._on_gpu_free_and_commit)
+                env.call_later(service, self._on_gpu_free_and_commit, batch)
                 continue
-            env.timeout(service).callbacks.append(self._on_gpu_free)
-            env.timeout(commit_delay).callbacks.append(partial(self._commit, batch))
+            env.call_later(service, self._on_gpu_free)
+            env.call_later(commit_delay, self._commit, batch)
 
-    def _commit(self, batch: list[Job], _event: simpy.Event) -> None:
+    def _commit(self, batch: list[Job]) -> None:
         self.recorder.sent(batch)
         now = self.env.now
         for job in batch:
             job.on_done(job, now)
 
-    def _on_gpu_free_and_commit(self, timer: Timeout) -> None:
+    def _on_gpu_free_and_commit(self, batch: list[Job]) -> None:
         # The order of two events at one instant: GPU free first, then the commit.
-        self._on_gpu_free(timer)
-        self._commit(timer.batch, timer)
+        self._on_gpu_free()
+        self._commit(batch)
 
-    def _on_wait_timer(self, _event: simpy.Event) -> None:
+    def _on_wait_timer(self, _: None = None) -> None:
         if self.env.now >= self._wait_timer_at:
             self._wait_timer_at = math.inf
         self._dispatch()
 
-    def _on_gpu_free(self, _event: simpy.Event) -> None:
+    def _on_gpu_free(self, _: None = None) -> None:
         self._idle += 1
         self._dispatch()

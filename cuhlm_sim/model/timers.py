@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import simpy
-from simpy.events import Timeout
-
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.job import Job
 
 
 class DraftTimers:
-    """One SimPy timeout per distinct draft-completion instant, shared by every device whose
+    """One scheduled call per distinct draft-completion instant, shared by every device whose
     draft completes then.
 
     All devices of a GPU batch resume together when its results return; those whose next
@@ -17,22 +15,20 @@ class DraftTimers:
     so one event carries them all to the uplink as a group (with HLM: one event per batch).
     """
 
-    def __init__(self, env: simpy.Environment, submit) -> None:
+    def __init__(self, env: Environment, submit) -> None:
         self.env = env
         self.submit = submit  # callable(list[Job])
         self._groups: dict[float, list[Job]] = {}  # pending completion time -> its jobs
 
     def after(self, now: float, delay: float, job: Job) -> None:
         """Submit ``job`` ``delay`` seconds after ``now`` (the current simulation time)."""
-        at = now + delay  # the float SimPy computes for the timeout's time
+        at = now + delay  # the float the environment computes for the call's time
         group = self._groups.get(at)
         if group is None:
-            group = self._groups[at] = [job]
-            timer = Timeout(self.env, delay)
-            timer.at = at
-            timer.callbacks.append(self._fire)
+            self._groups[at] = [job]
+            self.env.call_later(delay, self._fire, at)
         else:
             group.append(job)
 
-    def _fire(self, timer: Timeout) -> None:
-        self.submit(self._groups.pop(timer.at))
+    def _fire(self, at: float) -> None:
+        self.submit(self._groups.pop(at))

@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 
 from cuhlm_sim.config.build import section_params
 from cuhlm_sim.config.schema import AffineServerConfig
 from cuhlm_sim.metrics.compute import jain_index, weighted_quantiles
 from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import PayloadParams
 from cuhlm_sim.model.payload import PayloadModel
@@ -82,7 +82,7 @@ def test_equal_share_uplink_two_devices_hand_computed():
     From t=2 both get W/2: device 0 at 0.5 bit/s, device 1 at 1 bit/s -> device 1 ends at t=6
     (4 bit), device 0 has sent 2 more -> 6 left, alone again at 1 bit/s -> ends at t=12.
     """
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     sink = _Sink(env)
     link = EqualShareUplink(env, 1.0, np.array([1.0, 2.0]), sink, rec)
@@ -108,7 +108,7 @@ def _server(env, rec, **kw):
 
 def test_server_batches_what_is_queued():
     """A GPU busy with job 0 leaves jobs 1-3 queued; they form one batch of 3: t(3) = 2 s."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 4, False)
     srv = _server(env, rec)
     jobs = [Job(i, 0, 0.0) for i in range(4)]
@@ -123,7 +123,7 @@ def test_server_batches_what_is_queued():
 
 def test_server_max_wait_fills_batch():
     """With max_wait_s = 0.3, jobs at t=0, 0.1, 0.2 wait and go as one batch at t=0.3."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 3, False)
     srv = _server(env, rec, max_wait_s=0.3)
     jobs = [Job(i, 0, 0.0) for i in range(3)]
@@ -140,7 +140,7 @@ def test_server_max_wait_fills_batch():
 
 
 def test_server_max_wait_starts_early_when_full():
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 4, False)
     srv = _server(env, rec, max_wait_s=10.0, max_batch=2)
     a, b = Job(0, 0, 0.0), Job(1, 0, 0.0)
@@ -170,7 +170,7 @@ def test_equal_share_uplink_group_entry_splits_when_rates_change():
     Each gets 0.5 bit/s; at t=2 both have 3 bit left and η1 becomes 3: device 1 sends at
     1.5 bit/s and ends at t=4; device 0 has 2 bit left then, alone at 1 bit/s: ends at t=6.
     """
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     sink = _Sink(env)
     eta = np.array([1.0, 1.0])
@@ -208,7 +208,7 @@ def test_draft_timers_share_one_event_per_completion_instant():
     other instants get their own event."""
     from cuhlm_sim.model.timers import DraftTimers
 
-    env = simpy.Environment()
+    env = Environment()
     arrivals: list[tuple[float, list[int]]] = []
     timers = DraftTimers(env, lambda jobs: arrivals.append((env.now, [j.device for j in jobs])))
     timers.after(0.0, 0.5, Job(0, 0, 1.0))

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.runner import run_scenario
 from tests.conftest import REAL_TRACE
 
@@ -156,7 +157,6 @@ def test_trace_times_are_one_table_for_every_device_lognormal_one_stream_each():
     """`trace` factors draw nothing: all devices share one table (a copy per device cost
     ~30 bytes per trace row and device: 1.27 GB for 2,000 devices on the shipped trace);
     lognormal factors are per device (own stream)."""
-    import simpy
 
     from cuhlm_sim.config.build import build_params, load_scenario_trace
     from cuhlm_sim.metrics.recorder import Recorder
@@ -166,5 +166,5 @@ def test_trace_times_are_one_table_for_every_device_lognormal_one_stream_each():
         scn = _scenario({"slm_latency_dist": dist}, {})
         trace = load_scenario_trace(scn)
         params = build_params(scn, trace)
-        parts = build_components(simpy.Environment(), params, trace, Recorder(0, 1, 3, False))
+        parts = build_components(Environment(), params, trace, Recorder(0, 1, 3, False))
         assert (parts.slm_times(0) is parts.slm_times(1)) is shared

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-import simpy
 
 from cuhlm_sim.config.build import section_params
 from cuhlm_sim.config.schema import AffineServerConfig, IhlmPolicyConfig, TableServerConfig
 from cuhlm_sim.errors import ScenarioError
 from cuhlm_sim.experiments.validation.table import payload_bits, shannon_airtime
 from cuhlm_sim.metrics.recorder import Recorder
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import PolicyParams
 from cuhlm_sim.model.policies.ihlm import importance_scores
@@ -53,7 +53,7 @@ def test_ihlm_without_importance_column_is_a_clear_error(simulate):
 
 
 def test_priority_queue_serves_highest_first():
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 5, False)
     server = AffineServerConfig(llm_latency_s=1.0, discipline="priority_uncertainty")
     params = section_params(server, downlink_latency_s=0.0)

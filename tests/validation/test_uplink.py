@@ -8,19 +8,19 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 
 from cuhlm_sim.config.build import section_params
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.experiments.validation.table import payload_bits, shannon_airtime
 from cuhlm_sim.metrics.recorder import Recorder
 from cuhlm_sim.model.channel.rate import shannon_se
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.uplink import EqualShareUplink, FullPowerShareUplink, SlottedUplink
 from cuhlm_sim.model.uplink.slotted import RoundRobinScheduler
 
 
-def _done_times(env: simpy.Environment) -> tuple[dict[int, float], object]:
+def _done_times(env: Environment) -> tuple[dict[int, float], object]:
     done: dict[int, float] = {}
 
     def deliver(jobs: list[Job]) -> None:
@@ -39,7 +39,7 @@ def test_fluid_outage_keeps_progress(power_model):
     over after the outage would give). It sent for 1.0 s of the 1.1 s: transmit energy is
     charged on 1.0 s (alone on the band, both power models radiate P_tx).
     """
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 10.0, 1, False)
     done, deliver = _done_times(env)
     eta, snr_db = np.array([1.0]), np.array([0.0])
@@ -72,7 +72,7 @@ def test_fluid_outage_of_one_device_leaves_the_other_at_half_rate():
     device still holds its half of the band, so device 0 sends 1 bit in [1, 3] (2.5 left) and
     device 1 nothing; from t = 3 both at 0.5 bit/s: device 0 ends at 3 + 2.5/0.5 = 8 s,
     device 1 has 1 bit left then, alone at 1 bit/s: ends at 9 s."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     done, deliver = _done_times(env)
     eta = np.array([1.0, 1.0])
@@ -104,7 +104,7 @@ def test_fluid_outage_of_one_device_leaves_the_other_at_half_rate():
 @pytest.mark.parametrize("n", [1, 2, 5, 20])
 def test_constant_psd_radiated_energy_per_payload_is_b_over_w_eta(n):
     """N payloads together: airtime N·B/(Wη) = N s, radiated energy P_tx·B/(Wη) = P_tx·1 s."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 1e3, n, False)
     _, deliver = _done_times(env)
     link = EqualShareUplink(env, 1e6, np.ones(n), deliver, rec)
@@ -122,7 +122,7 @@ def test_constant_psd_radiated_energy_across_a_rate_change():
     has 0.5 Mbit left and device 1's η becomes 2: it sends at 1 Mbit/s and ends at 1.5 s;
     device 0 has 0.25 Mbit left then, alone at 1 Mbit/s: ends at 1.75 s. Radiated over P_tx:
     Σ bits/(W η) per segment = 1 s for device 0, 0.5 + 0.5/2 = 0.75 s for device 1."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     done, deliver = _done_times(env)
     eta = np.array([1.0, 1.0])
@@ -146,7 +146,7 @@ def test_constant_psd_radiated_energy_across_a_rate_change():
 def test_constant_psd_radiated_energy_with_staggered_arrivals(n):
     """Arrivals 0.1 s apart, so N(t) changes all the time: still P_tx·B/(Wη) per payload, and
     payloads of different devices (η = 1, 2, 4, ...) each radiate B/(W η_n)."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 1e3, n, False)
     _, deliver = _done_times(env)
     eta = np.array([2.0 ** (i % 3) for i in range(n)])
@@ -169,7 +169,7 @@ def test_constant_psd_radiated_energy_with_staggered_arrivals(n):
 def test_full_power_airtime_and_energy(n):
     """N payloads together under full_power: airtime B/((W/N)·log2(1 + N)), radiated P_tx over
     all of it (1 s, 1.262 s, 1.934 s, 4.553 s)."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 1e3, n, False)
     _, deliver = _done_times(env)
     link = FullPowerShareUplink(env, 1e6, np.zeros(n), shannon_se, deliver, rec)
@@ -188,7 +188,7 @@ def test_full_power_staggered_hand_computed():
     t = 1, when device 1 brings 2 bit. Two on the air: each at (1/2)·log2(1 + 2) bit/s, so
     device 1 ends at t1 = 1 + 2/(0.5 log2 3) = 3.524 s; device 0 has 1 bit left then, alone at
     1 bit/s: ends at t1 + 1. (constant_psd would give 5 s and 6 s.)"""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     done, deliver = _done_times(env)
     link = FullPowerShareUplink(env, 1.0, np.zeros(2), shannon_se, deliver, rec)
@@ -221,7 +221,7 @@ def test_full_power_staggered_hand_computed():
 def test_slotted_power_models_hand_computed(power_model, slots, radiated_ms):
     """1.8 MHz at numerology 0: 10 RBs of 180 kHz, 1 ms slots; two devices with 18,000 bit
     each from t = 0, round robin: 5 RBs each per slot."""
-    env = simpy.Environment()
+    env = Environment()
     rec = Recorder(0.0, 100.0, 2, False)
     _, deliver = _done_times(env)
     uplink = {"bandwidth_hz": 1.8e6, "scheduler": "round_robin", "power_model": power_model}

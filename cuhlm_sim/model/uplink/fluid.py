@@ -33,9 +33,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import simpy
-from simpy.events import Timeout
 
+from cuhlm_sim.model.environment import Environment
 from cuhlm_sim.model.job import Job
 from cuhlm_sim.model.params import UplinkParams
 from cuhlm_sim.model.recording import Recorder
@@ -62,7 +61,7 @@ class EqualShareUplink:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         bandwidth_hz: float,
         spectral_efficiency: np.ndarray,
         deliver: Callable[[Job], None],
@@ -146,12 +145,11 @@ class EqualShareUplink:
             return
         dt = max(0.0, (v_head - self._v) * self._n / self.bandwidth_hz)
         self._timer_at = now + dt
-        timer = Timeout(self.env, dt)
-        timer.gen = self._timer_gen  # stale timers (superseded by a re-arm) are ignored
-        timer.callbacks.append(self._timer_cb)
+        # stale timers (superseded by a re-arm) are ignored: each carries its generation
+        self.env.call_later(dt, self._timer_cb, self._timer_gen)
 
-    def _on_timer(self, event: simpy.Event) -> None:
-        if event.gen != self._timer_gen:
+    def _on_timer(self, gen: int) -> None:
+        if gen != self._timer_gen:
             return  # superseded by an earlier timer
         now = self.env.now
         self._timer_at = math.inf
@@ -236,7 +234,7 @@ class FullPowerShareUplink:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         bandwidth_hz: float,
         snr_db: np.ndarray,
         rate_fn: Callable[[np.ndarray], np.ndarray],
@@ -291,9 +289,7 @@ class FullPowerShareUplink:
                 dt = min(dt, a[1] / rate)
         if dt == math.inf:  # nobody can send until the channel changes
             return
-        timer = Timeout(self.env, max(0.0, dt))
-        timer.gen = self._timer_gen
-        timer.callbacks.append(self._timer_cb)
+        self.env.call_later(max(0.0, dt), self._timer_cb, self._timer_gen)
 
     def submit(self, jobs: list[Job]) -> None:
         """Start payloads that arrive together."""
@@ -318,8 +314,8 @@ class FullPowerShareUplink:
         if empty:
             self.deliver(empty)
 
-    def _on_timer(self, event: simpy.Event) -> None:
-        if event.gen != self._timer_gen:
+    def _on_timer(self, gen: int) -> None:
+        if gen != self._timer_gen:
             return  # superseded by a later arrival or channel change
         now = self.env.now
         self._settle(now)
@@ -356,7 +352,7 @@ class FullPowerShareUplink:
 
 @UPLINKS.register("equal_share")
 def equal_share_uplink(
-    env: simpy.Environment,
+    env: Environment,
     params: UplinkParams,
     radio: Radio,
     deliver: Callable[[list[Job]], None],
