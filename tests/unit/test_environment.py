@@ -1,0 +1,93 @@
+"""The model's clock (model/environment.py) against SimPy itself: a scheduled call must fire
+exactly where a Timeout of the same delay would, among SimPy events and processes, and
+``run(until)`` must stop where SimPy's does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import simpy
+
+from cuhlm_sim.model.environment import Environment
+
+
+def _script(env, log: list, use_calls: bool, delays: np.ndarray) -> None:
+    """Timers (as calls or as Timeouts) that start more timers, and a SimPy process, all
+    logging (time, name) when they fire."""
+
+    def later(delay: float, name: str, then: float | None) -> None:
+        def fire(_arg) -> None:
+            log.append((env.now, name))
+            if then is not None:
+                later(then, name + "+", None)
+
+        if use_calls:
+            env.call_later(delay, fire)
+        else:
+            env.timeout(delay).callbacks.append(fire)
+
+    def proc():
+        for d in (0.5, 0.25, 0.25):
+            yield env.timeout(d)
+            log.append((env.now, "proc"))
+
+    env.process(proc())
+    for i, d in enumerate(delays):
+        later(float(d), f"t{i}", float(delays[-1 - i]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_calls_fire_in_the_order_of_simpy_timeouts(seed):
+    # Delays on a coarse grid so that many instants coincide: the tie order is the test.
+    delays = np.random.default_rng(seed).integers(0, 8, size=40) * 0.25
+    want, got = [], []
+    ref = simpy.Environment()
+    _script(ref, want, False, delays)
+    ref.run(until=1.5)
+    ours = Environment()
+    _script(ours, got, True, delays)
+    ours.run(until=1.5)
+    assert got == want
+    assert ours.now == ref.now == 1.5
+    ref.run(until=10.0)
+    ours.run(until=10.0)
+    assert got == want and len(got) > 40
+
+
+def test_run_until_leaves_the_until_instant_to_the_next_run():
+    env = Environment()
+    fired = []
+    env.call_later(1.0, fired.append, "at 1")
+    env.call_later(0.5, fired.append, "at 0.5")
+    env.run(until=1.0)
+    assert fired == ["at 0.5"] and env.now == 1.0
+    env.run(until=2.0)
+    assert fired == ["at 0.5", "at 1"] and env.now == 2.0
+    with pytest.raises(ValueError):
+        env.run(until=2.0)
+    with pytest.raises(ValueError):
+        env.call_later(-1.0, fired.append)
+
+
+def test_a_failed_event_stops_the_run_as_in_simpy():
+    env = Environment()
+
+    def boom():
+        yield env.timeout(1.0)
+        raise RuntimeError("model bug")
+
+    env.process(boom())
+    with pytest.raises(RuntimeError, match="model bug"):
+        env.run(until=5.0)
+
+
+def test_events_processed_counts_calls_and_events_not_the_stop():
+    env = Environment()
+    for d in (0.1, 0.2, 0.3):
+        env.call_later(d, lambda _: None)
+    env.timeout(0.4)
+    env.run(until=1.0)
+    assert env.events_processed == 4
+    env.call_later(0.1, lambda _: None)
+    env.step()
+    assert env.events_processed == 5 and env.now == pytest.approx(1.1)
