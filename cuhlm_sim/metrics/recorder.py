@@ -304,9 +304,10 @@ class Recorder:
         in-window part) and the active count; ``idle_from`` is the start of the busy period
         that ends now if the link went idle, else None."""
         self.uplink_active.depart(end, len(jobs))
+        overlap = self.window.overlap
         if idle_from is not None:
-            self.uplink_busy(idle_from, end)
-        overlap, air = self.window.overlap, self._fluid_airtime_s
+            self.uplink_busy_s += overlap(idle_from, end)
+        air = self._fluid_airtime_s
         for job in jobs:
             air[job.device] += overlap(job.t_ul_start, end)
 

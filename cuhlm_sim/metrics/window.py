@@ -40,7 +40,10 @@ class Window:
 
     def overlap(self, a: float, b: float) -> float:
         """Length of [a, b] ∩ [start, end]: the in-window share of a busy period."""
-        return max(0.0, min(b, self.end) - max(a, self.start))
+        start, end = self.start, self.end
+        if start <= a and b <= end:  # the common case, without the min/max calls (same float)
+            return b - a if b >= a else 0.0
+        return max(0.0, min(b, end) - max(a, start))
 
     @staticmethod
     def run_commits(t0: float, tau: float, count: int) -> np.ndarray:
