@@ -96,11 +96,13 @@ class EqualShareUplink:
     def submit(self, jobs: list[Job]) -> None:
         """Start payloads that arrive together (one call per group, not per job)."""
         now = self.env.now
-        self._advance(now)
         heap = self._heap
-        if not heap:
+        if heap:  # _advance, inlined (a heap entry holds at least one payload, so N > 0)
+            self._v += (now - self._t) * self.bandwidth_hz / self._n
+        else:
             self._busy_since = now
             self._v = 0.0
+        self._t = now
         seq = first_seq = self._seq + 1
         etas, v, push = self._eta, self._v, heapq.heappush
         empty = None
@@ -153,13 +155,15 @@ class EqualShareUplink:
             return  # superseded by an earlier timer
         now = self.env.now
         self._timer_at = math.inf
-        self._advance(now)
         heap = self._heap
+        w = self.bandwidth_hz
+        n_on = self._n
+        # _advance, inlined: a live timer means payloads on the air (N > 0)
+        self._v = v = self._v + (now - self._t) * w / n_on
+        self._t = now
         # Done = remaining time below the clock's float resolution (else the timer would
         # re-fire at the same instant forever).
-        w = self.bandwidth_hz
-        scale = self._n / w
-        v = self._v
+        scale = n_on / w
         finished: list[Job] = []
         pop = heapq.heappop
         while heap and now + (heap[0][0] - v) * scale <= now:
