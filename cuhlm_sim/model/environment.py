@@ -1,12 +1,18 @@
 """The simulation clock: SimPy's environment with a cheap scheduled call for the hot path.
 
 Most of the model's events are "at time t, call this method": a draft finishes, a payload
-leaves the uplink, a GPU batch ends. As SimPy ``Timeout`` events each costs an Event object, a
-callback list and a trip through :meth:`simpy.Environment.step` (about 2 µs, a fifth of a
-token's work). :meth:`Environment.call_later` puts the call itself on SimPy's event heap, with
-the same key a ``Timeout`` of that delay would get (time, ``NORMAL`` priority, the next event
-id), so calls and SimPy events (the channel process, the slotted uplink's processes) keep
-exactly the order SimPy gives them; :meth:`Environment.run` pops both in one loop.
+leaves the uplink, a GPU batch ends. As SimPy ``Timeout`` events each would cost an Event
+object, a callback list and a trip through :meth:`simpy.Environment.step`.
+:meth:`Environment.call_later` queues the call itself, with the key a ``Timeout`` of that delay
+would get (time, ``NORMAL`` priority, the next event id), and SimPy's own events (the channel
+process, the slotted uplink's processes) are queued as calls of their callbacks under SimPy's
+key; so calls and events keep exactly the order SimPy gives them, and :meth:`Environment.run`
+pops both in one loop.
+
+The queue is SimPy's heap plus a one-entry fast lane: an entry that is earlier than everything
+queued when it is scheduled (a payload that leaves the uplink microseconds later, say) waits
+there instead of going through the heap, which saves a push and a pop. Entries are
+``(time, priority, id, fn, arg)``; the lane's entry is always earlier than every heap entry.
 
 Pure Python, no compiler needed: this is the reference the naive model
 (:mod:`cuhlm_sim.experiments.naive`, plain SimPy) is compared with.
@@ -19,12 +25,29 @@ from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.core import EmptySchedule
+from simpy.core import EmptySchedule, Infinity, StopSimulation
 from simpy.events import NORMAL, URGENT, Event
 
 
+def _fire(event: Event) -> None:
+    """Process a SimPy event: call its callbacks; a failed event nobody handled raises, as in
+    :meth:`simpy.Environment.step`."""
+    callbacks, event.callbacks = event.callbacks, None
+    try:
+        for callback in callbacks:
+            callback(event)
+    except StopSimulation:  # SimPy's run(until=event) stops here: keep the rest for later
+        event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+        event.env.schedule(event, -1)
+        raise
+    if not event._ok and not hasattr(event, "_defused"):
+        exc = type(event._value)(*event._value.args)
+        exc.__cause__ = event._value
+        raise exc
+
+
 class Environment(simpy.Environment):
-    """A :class:`simpy.Environment` whose queue also holds plain calls.
+    """A :class:`simpy.Environment` whose queue holds plain calls, SimPy's events among them.
 
     ``events_processed`` counts the events and calls the run loop has handled (the speed
     guards compare it with the tokens simulated).
@@ -33,36 +56,65 @@ class Environment(simpy.Environment):
     def __init__(self) -> None:
         super().__init__()
         self.events_processed = 0
+        self._lane: tuple | None = None  # earlier than every heap entry, or None
+
+    def _put(self, entry: tuple) -> None:
+        lane = self._lane
+        if lane is None:
+            queue = self._queue
+            if not queue or entry < queue[0]:
+                self._lane = entry
+            else:
+                heappush(queue, entry)
+        elif entry < lane:
+            heappush(self._queue, lane)
+            self._lane = entry
+        else:
+            heappush(self._queue, entry)
 
     def call_later(self, delay: float, fn: Callable[[Any], None], arg: Any = None) -> None:
         """Call ``fn(arg)`` ``delay`` seconds from now, in the order a ``Timeout(delay)``
         created now would fire (its time is the same float ``now + delay``)."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), (fn, arg)))
+        entry = (self._now + delay, NORMAL, next(self._eid), fn, arg)
+        # _put, inlined: this is the model's hot path
+        lane = self._lane
+        if lane is None:
+            queue = self._queue
+            if not queue or entry < queue[0]:
+                self._lane = entry
+            else:
+                heappush(queue, entry)
+        elif entry < lane:
+            heappush(self._queue, lane)
+            self._lane = entry
+        else:
+            heappush(self._queue, entry)
+
+    def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
+        """SimPy's schedule: the event's callbacks become one queued call."""
+        self._put((self._now + delay, priority, next(self._eid), _fire, event))
+
+    def _pop(self) -> tuple:
+        lane = self._lane
+        if lane is not None:
+            self._lane = None
+            return lane
+        return heappop(self._queue)
+
+    def peek(self) -> float:
+        if self._lane is not None:
+            return self._lane[0]
+        return self._queue[0][0] if self._queue else Infinity
 
     def step(self) -> None:
         """Process the next event or call (SimPy's step, for callers that step by hand)."""
-        try:
-            self._now, _, _, event = heappop(self._queue)
-        except IndexError:
-            raise EmptySchedule from None
+        if self._lane is None and not self._queue:
+            raise EmptySchedule
+        self._now, _, _, fn, arg = self._pop()
         self.events_processed += 1
-        if event.__class__ is tuple:
-            event[0](event[1])
-            return
-        self._fire(event)
-
-    @staticmethod
-    def _fire(event: Event) -> None:
-        callbacks, event.callbacks = event.callbacks, None
-        for callback in callbacks:
-            callback(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            # A failed event nobody handled: raise it, as SimPy does.
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+        fn(arg)
 
     def run(self, until: float | Event | None = None) -> Any:
         """Run up to the time ``until``: everything SimPy's ``run(until)`` would process (the
@@ -76,16 +128,21 @@ class Environment(simpy.Environment):
         # SimPy's stop event would sit at (at, URGENT, next id): stop at its key.
         stop = (at, URGENT, next(self._eid))
         queue = self._queue
-        fire = self._fire
         n = 0
         try:
-            while queue and queue[0] < stop:
-                self._now, _, _, event = heappop(queue)
-                n += 1
-                if event.__class__ is tuple:
-                    event[0](event[1])
+            while True:
+                entry = self._lane
+                if entry is not None:
+                    if not entry < stop:
+                        break
+                    self._lane = None
+                elif queue and queue[0] < stop:
+                    entry = heappop(queue)
                 else:
-                    fire(event)
+                    break
+                self._now = entry[0]
+                n += 1
+                entry[3](entry[4])
         finally:
             self.events_processed += n
         self._now = at

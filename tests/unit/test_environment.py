@@ -91,3 +91,57 @@ def test_events_processed_counts_calls_and_events_not_the_stop():
     env.call_later(0.1, lambda _: None)
     env.step()
     assert env.events_processed == 5 and env.now == pytest.approx(1.1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_fast_lane_keeps_simpy_order_when_calls_chain_at_small_delays(seed):
+    """Each firing schedules a follow-up sooner than everything queued (the lane's case), or
+    at the same instant, or later; with SimPy processes waking in between."""
+    rng = np.random.default_rng(seed)
+    choices = rng.integers(0, 3, size=2000)
+    smalls = rng.uniform(0, 1e-6, size=2000)
+
+    def build(env, log, use_calls):
+        k = [0]
+
+        def fire(_arg, name):
+            log.append((env.now, name))
+            i = k[0]
+            k[0] += 1
+            if i >= len(choices):
+                return
+            delay = (smalls[i], 0.0, 0.3)[choices[i]]
+            if use_calls:
+                env.call_later(delay, lambda a: fire(a, name))
+            else:
+                env.timeout(delay).callbacks.append(lambda e: fire(e, name))
+
+        def proc():
+            while True:
+                yield env.timeout(0.5)
+                log.append((env.now, "proc"))
+
+        env.process(proc())
+        for name in "abc":
+            if use_calls:
+                env.call_later(0.01, lambda a, n=name: fire(a, n))
+            else:
+                env.timeout(0.01).callbacks.append(lambda e, n=name: fire(e, n))
+
+    want, got = [], []
+    ref, ours = simpy.Environment(), Environment()
+    build(ref, want, False)
+    build(ours, got, True)
+    ref.run(until=400.0)
+    ours.run(until=400.0)
+    assert got == want and len(got) > 2000
+
+
+def test_run_until_an_event_is_simpys_loop():
+    env = Environment()
+    done = env.event()
+    env.call_later(1.0, lambda _: done.succeed("ok"))
+    env.call_later(2.0, lambda _: None)
+    assert env.run(until=done) == "ok" and env.now == 1.0
+    env.run()
+    assert env.now == 2.0 and env.peek() == float("inf")
