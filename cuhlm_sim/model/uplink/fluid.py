@@ -145,7 +145,9 @@ class EqualShareUplink:
         if v_head == math.inf:  # nobody can send (zero rate) until the channel changes
             self._timer_at = math.inf
             return
-        dt = max(0.0, (v_head - self._v) * self._n / self.bandwidth_hz)
+        dt = (v_head - self._v) * self._n / self.bandwidth_hz
+        if dt < 0.0:  # max(0.0, dt) without the call
+            dt = 0.0
         self._timer_at = now + dt
         # stale timers (superseded by a re-arm) are ignored: each carries its generation
         self.env.call_later(dt, self._timer_cb, self._timer_gen)
