@@ -125,22 +125,25 @@ class Environment(simpy.Environment):
         at = float(until)
         if at <= self._now:
             raise ValueError(f"until ({at}) must be greater than the current simulation time")
-        # SimPy's stop event would sit at (at, URGENT, next id): stop at its key.
-        stop = (at, URGENT, next(self._eid))
+        # SimPy's stop event would sit at (at, URGENT, next id): stop at its key. The loop
+        # compares times only; an entry at ``at`` itself compares its (priority, id).
+        stop = (URGENT, next(self._eid))
         queue = self._queue
         n = 0
         try:
             while True:
                 entry = self._lane
                 if entry is not None:
-                    if not entry < stop:
-                        break
                     self._lane = None
-                elif queue and queue[0] < stop:
+                elif queue:
                     entry = heappop(queue)
                 else:
                     break
-                self._now = entry[0]
+                t = entry[0]
+                if t >= at and (t > at or entry[1:3] >= stop):
+                    self._lane = entry  # the earliest entry: back, into the lane
+                    break
+                self._now = t
                 n += 1
                 entry[3](entry[4])
         finally:
