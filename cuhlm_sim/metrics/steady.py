@@ -95,27 +95,32 @@ class LatencySeries:
     """Batch means of 5 verified-token latencies in commit order, with the commit time of each
     batch's first observation (so a truncation becomes a time)."""
 
-    __slots__ = ("_pending", "_pending_t", "means", "starts")
+    __slots__ = ("_pending", "_t0", "means", "starts")
 
     def __init__(self) -> None:
         self.means = array("d")
         self.starts = array("d")
-        self._pending: list[float] = []
-        self._pending_t: list[float] = []
+        self._pending: list[float] = []  # fewer than BATCH between calls
+        self._t0 = 0.0  # commit time of _pending[0]
 
     def extend(self, t: float, latencies: list[float]) -> None:
         """Observations that commit together at ``t`` (one GPU batch)."""
-        p, pt = self._pending, self._pending_t
+        p = self._pending
+        if not p:
+            self._t0 = t
         p.extend(latencies)
-        pt.extend([t] * len(latencies))
         n = len(p)
         if n < BATCH:
             return
         full = n - n % BATCH
+        # Only the first batch can start with an earlier call's observation (fewer than BATCH
+        # wait between calls); every later one starts with one of these, committed at t.
+        starts = self.starts
         for i in range(0, full, BATCH):
             self.means.append(sum(p[i : i + BATCH]) / BATCH)
-            self.starts.append(pt[i])
-        del p[:full], pt[:full]
+            starts.append(self._t0 if i == 0 else t)
+        del p[:full]
+        self._t0 = t
 
     def __len__(self) -> int:
         return len(self.means)

@@ -88,6 +88,14 @@ def test_latency_series_batches_across_gpu_batches():
     assert list(s.starts) == [1.0, 2.0]
     assert s.truncation_time(Truncation(1, True)) == 2.0
     assert s.truncation_time(Truncation(0, True)) == 0.0
+    # One call spanning two batches: the first starts with the pending 11 (committed at 3),
+    # the next with this call's 16 (committed at 4); 21..24 wait, the first of them from 4.
+    s.extend(4.0, [12.0 + i for i in range(13)])
+    assert list(s.means) == [3.0, 8.0, 13.0, 18.0]
+    assert list(s.starts) == [1.0, 2.0, 3.0, 4.0]
+    s.extend(5.0, [25.0, 26.0, 27.0])
+    assert list(s.means) == [3.0, 8.0, 13.0, 18.0, 23.0]
+    assert list(s.starts) == [1.0, 2.0, 3.0, 4.0, 4.0]
 
 
 def test_empty_latency_series_has_nothing_to_detect():
