@@ -82,11 +82,13 @@ class TokenLedger:
     # -- booking ------------------------------------------------------------------------------
     def book_sent(self, device: int, rows: np.ndarray, sign: int = 1) -> None:
         """Book (sign 1) or take back (sign −1) the transmitted tokens of ``rows``."""
-        v = self.sent_table[rows].sum(axis=0)
-        if sign < 0:
-            v = -v
-        self.sent_totals += v
-        self.device_sent[device] += v
+        v = self.sent_sums(rows)
+        self.book_sent_sums(device, -v if sign < 0 else v)
+
+    def book_sent_sums(self, device: int, sums: np.ndarray) -> None:
+        """Add :data:`SENT` sums (from :meth:`sent_sums`; negative to take back)."""
+        self.sent_totals += sums
+        self.device_sent[device] += sums
 
     def book_skips(self, device: int, sums: np.ndarray) -> None:
         """Add skip sums (a :data:`SKIP` vector, negative to take back)."""
@@ -103,6 +105,10 @@ class TokenLedger:
             return c[end] - c[start]
         laps, rest = divmod(end - n, n)
         return c[n] - c[start] + laps * c[n] + c[rest]
+
+    def sent_sums(self, rows: np.ndarray) -> np.ndarray:
+        """:data:`SENT` sums over ``rows`` transmitted."""
+        return self.sent_table[rows].sum(axis=0)
 
     def block_skip_sums(self, start: int, size: int, sent_rows: np.ndarray) -> np.ndarray:
         """SKIP sums over the skipped rows of a block: the whole range minus its sent rows."""

@@ -24,20 +24,9 @@ from array import array
 
 import numpy as np
 
+from cuhlm_sim.model.blocks import BlockPlan, BlockPlans, as_f64
 from cuhlm_sim.model.device_base import BLOCK_ROWS, DeviceBase
 from cuhlm_sim.model.job import Job
-
-
-def _f64(a: np.ndarray) -> array:
-    out = array("d")
-    out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
-    return out
-
-
-def _i64(a: np.ndarray) -> array:
-    out = array("q")
-    out.frombytes(np.ascontiguousarray(a, dtype=np.int64).tobytes())
-    return out
 
 
 class Device(DeviceBase):
@@ -61,6 +50,7 @@ class Device(DeviceBase):
         "_left",
         "_n_sent",
         "_pending",
+        "_plans",
         "_prio",
         "_row_ids",
         "_rows",
@@ -69,8 +59,11 @@ class Device(DeviceBase):
         "_size",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, block_plans: BlockPlans | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The run's shared plans when the policy decides from the rows alone, else None
+        # (model/blocks.py).
+        self._plans = block_plans
         self._c = None  # the block's prefix sums of jittered drafting times (None: fixed τ)
         self._durs = None  # the block's jittered drafting times (numpy), or None
         self._sent_pos = array("q")  # no block yet
@@ -107,21 +100,27 @@ class Device(DeviceBase):
         passes its skips with :meth:`_finish_block`)."""
         size = min(self._left, BLOCK_ROWS)
         self._left -= size
-        self._block_start = self.cursor
-        rows = self._block(size)
-        policy = self.policy
-        return self._begin_block(
-            rows, policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
-        )
+        start = self._block_start = self.cursor
+        plans = self._plans
+        plan = None if plans is None else plans.get((start, size))
+        if plan is None:
+            rows = self._rows_from(start, size)
+            policy = self.policy
+            tx = policy.transmit(rows, self.policy_rng if policy.uses_rng else None)
+            plan = self._plan(start, rows, tx)
+            if plans is not None:
+                plans[start, size] = plan
+        self.cursor = (start + size) % self.trace.num_rows
+        return self._begin_block(plan)
 
-    def _begin_block(self, rows: np.ndarray, tx: np.ndarray) -> bool:
-        """Book a decided block (rows from ``_block_start``, ``tx`` per row) and start on its
-        first transmitted draft; False when it has none."""
-        policy = self.policy
+    def _plan(self, start: int, rows: np.ndarray, tx: np.ndarray) -> BlockPlan:
+        return BlockPlan.decide(start, rows, tx, self.policy, self._ledger, self.priority_key)
+
+    def _begin_block(self, plan: BlockPlan) -> bool:
+        """Book a decided block (its rows from ``_block_start``) and start on its first
+        transmitted draft; False when it has none."""
+        rows, tx = plan.rows, plan.tx
         size = rows.shape[0]
-        sent_pos = np.flatnonzero(tx)
-        sent_rows = rows[sent_pos]
-        n_sent = sent_pos.size
         self._block_tx = tx
         self._cum = None
         self._rows = rows if self._exact else None
@@ -132,36 +131,29 @@ class Device(DeviceBase):
             c = np.empty(size + 1)
             c[0] = 0.0
             np.cumsum(durs, out=c[1:])
-            self._c = _f64(c)
+            self._c = as_f64(c)
         if self._first < 0 and self._left + size == self._req_tokens and not tx[0]:
             # The request's first token is a skip: it commits one drafting time from now.
             now = self.env.now + self._pending
             self._first = now + (self._tau if self._c is None else self._c[1] - self._c[0])
         if not self._exact:
             # Skip sums = the whole block's (O(1) from the trace's prefix sums) minus the
-            # transmitted rows'.
-            sums = self._ledger.block_skip_sums(self._block_start, size, sent_rows)
-            self.recorder.skipped_block(self.index, sums, self._skip_latency(0, size))
-        self._sent_pos = _i64(sent_pos)
-        self._n_sent = n_sent
+            # transmitted rows', made with the plan.
+            self.recorder.skipped_block(self.index, plan.skip_sums, self._skip_latency(0, size))
+        sent_pos = self._sent_pos = plan.sent_pos
+        n_sent = self._n_sent = len(sent_pos)
         self._j = 0
         if not n_sent:
             return False
-        # Columns read per transmitted draft are array.array: indexing them is as fast as a
-        # list (a Python scalar comes out) at 8 bytes an entry, ~40 kB a device.
-        # Skipped tokens before each transmitted draft, counted from the previous one.
-        gaps = sent_pos.copy()
-        gaps[1:] -= sent_pos[:-1] + 1
-        self._gaps = _i64(gaps)
-        self._bits = _f64(policy.payload_bits(sent_rows))
-        self._sent_rows = sent_rows
-        self._row_ids = _i64(sent_rows)  # job.row of each transmitted draft
-        self._accepted = policy.accepted(sent_rows)
-        self._ks = policy.truncation_k(sent_rows)
+        self._gaps = plan.gaps
+        self._bits = plan.bits
+        self._sent_rows = plan.sent_rows
+        self._row_ids = plan.row_ids  # job.row of each transmitted draft
+        self._accepted = plan.accepted
+        self._ks = plan.ks
         if not self._exact:
-            self._book_sent(0, n_sent, 1)
-        if self.priority_key is not None:
-            self._prio = _f64(self.priority_key[sent_rows])
+            self._ledger.book_sent_sums(self.index, plan.sent_sums)
+        self._prio = plan.prio
         self._to_draft(0, self.env.now)
         return True
 

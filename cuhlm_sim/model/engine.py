@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cuhlm_sim.model.blocks import BlockPlans
 from cuhlm_sim.model.components import Components, build_components
 from cuhlm_sim.model.device_state import DeviceState
 from cuhlm_sim.model.devices import Device
@@ -113,9 +114,14 @@ def simulate(
         cls = LlmOnlyDevice
     else:
         cls = StateAwareDevice if stateful else Device
+    # A policy deciding from the rows alone decides a replayed sequence the same way every
+    # time: its devices share one plan per block (model/blocks.py).
+    plans = BlockPlans() if cls is Device and not policy.uses_rng else None
     devices = []
     for i, (offset, start) in enumerate(zip(offsets.tolist(), starts.tolist(), strict=True)):
         extra = {}
+        if plans is not None:
+            extra["block_plans"] = plans
         if stateful:
             tau = params.devices.token_time_s
             extra["state"] = DeviceState(env, i, parts.radio, server, params.energy, tau)

@@ -76,7 +76,7 @@ class StateAwareDevice(Device):
         self._left -= size
         self._block_start = start
         state.drafted(size)
-        return self._begin_block(self._block(size), tx)
+        return self._begin_block(self._plan(start, self._block(size), tx))
 
     def _on_committed(self, job: Job, now: float) -> None:
         self.state.verified(job)

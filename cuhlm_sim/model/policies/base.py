@@ -47,7 +47,9 @@ class Policy(ABC):
     #: "llm_only": the LLM at the base station generates every token (no SLM, no uplink).
     mode: ClassVar[str] = "hybrid"
     #: False for policies that never draw random numbers: :meth:`transmit` then gets
-    #: ``rng=None`` and the device never builds its policy stream (~10 µs a device).
+    #: ``rng=None`` and the device never builds its policy stream (~10 µs a device). Such a
+    #: row-only policy must decide the same rows the same way every time: a run decides each
+    #: replayed block once and its devices share the plan (``model/blocks.py``).
     uses_rng: ClassVar[bool] = True
     #: True for policies that decide with the device's state as well as the row:
     #: :meth:`transmit` then gets ``state`` and decides the rows up to the next transmitted
