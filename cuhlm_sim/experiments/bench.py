@@ -108,8 +108,8 @@ CASES: tuple[BenchCase, ...] = (
     # shipped)
     # with the GPUs and the bandwidth scaled with the devices (20 devices per GPU and per
     # 10 MHz, as shipped).
-    BenchCase("default_1k", 1000, 0, "uhlm", None, repeat=1, scale_default=True),
-    BenchCase("default_10k", 10_000, 0, "uhlm", None, naive=False, repeat=1, scale_default=True),
+    BenchCase("default_1k", 1000, 0, "uhlm", None, scale_default=True),
+    BenchCase("default_10k", 10_000, 0, "uhlm", None, naive=False, scale_default=True),
     # The scheduled uplink in a real cell: 100 MHz, proportional fair, devices dropped in a
     # TR 38.901 UMa cell with shadowing and Rayleigh block fading (50 ms coherence). The naive
     # reference has no slotted scheduler or path-loss channel, so no ratio.
@@ -121,7 +121,6 @@ CASES: tuple[BenchCase, ...] = (
         0.75,
         scheduler="proportional_fair",
         naive=False,
-        repeat=1,
         extra={
             "channel": {"model": "pathloss", "fading": "rayleigh"},
             "uplink": {"bandwidth_hz": 100e6},
