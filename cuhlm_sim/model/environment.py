@@ -59,6 +59,8 @@ class Environment(simpy.Environment):
         self._lane: tuple | None = None  # earlier than every heap entry, or None
 
     def _put(self, entry: tuple) -> None:
+        """Queue an entry: into the lane if it is earlier than everything queued (the lane's
+        old entry, if any, goes to the heap), else onto the heap."""
         lane = self._lane
         if lane is None:
             queue = self._queue
@@ -77,20 +79,7 @@ class Environment(simpy.Environment):
         created now would fire (its time is the same float ``now + delay``)."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        entry = (self._now + delay, NORMAL, next(self._eid), fn, arg)
-        # _put, inlined: this is the model's hot path
-        lane = self._lane
-        if lane is None:
-            queue = self._queue
-            if not queue or entry < queue[0]:
-                self._lane = entry
-            else:
-                heappush(queue, entry)
-        elif entry < lane:
-            heappush(self._queue, lane)
-            self._lane = entry
-        else:
-            heappush(self._queue, entry)
+        self._put((self._now + delay, NORMAL, next(self._eid), fn, arg))
 
     def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
         """SimPy's schedule: the event's callbacks become one queued call."""
