@@ -23,8 +23,9 @@ RSS before the run, in a fresh process started from a shell, on this project's L
 * :data:`RUN_ROW_BYTES`, 700 B per trace row during the run (the token ledger's per-row
   tables and prefix sums, the policy's per-row columns, the time factors): 402 and 596 B per
   row with 1 and 4 million rows. The shared block plans (``model/blocks.py``) add about 50 B
-  per row replayed: 2,000 U-HLM devices over a 1,000,000-row synthetic trace grew 328 B per
-  row with them and 278 B before them.
+  per row replayed under U-HLM (2,000 devices over a 1,000,000-row synthetic trace grew 328 B
+  per row with them, 278 B before them) and at most ~75 B under HLM, whose plans list every
+  row as sent: still inside the envelope.
 * :data:`LOG_SENT_BYTES` / :data:`LOG_SKIP_BYTES`, ``--log-tokens``: 2.6 kB per verified and
   0.35 kB per skipped token (100 devices, 100 s: HLM 1,392 tokens +3.6 MB, SLM-only 111,402
   tokens +33.5 MB, both including the final concatenation; after the jittered-time model,

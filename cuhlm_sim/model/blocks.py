@@ -75,6 +75,12 @@ class BlockPlan:
         sent_rows = rows[sent_pos]
         gaps = sent_pos.copy()
         gaps[1:] -= sent_pos[:-1] + 1
+        accepted = policy.accepted(sent_rows)
+        ks = policy.truncation_k(sent_rows)
+        skip_sums = ledger.block_skip_sums(start, rows.shape[0], sent_rows)
+        sent_sums = ledger.sent_sums(sent_rows)
+        for a in (rows, tx, sent_rows, accepted, ks, skip_sums, sent_sums):
+            a.setflags(write=False)  # shared by the run's devices: nobody may write
         return cls(
             rows=rows,
             tx=tx,
@@ -83,11 +89,11 @@ class BlockPlan:
             bits=as_f64(policy.payload_bits(sent_rows)),
             row_ids=as_i64(sent_rows),
             sent_rows=sent_rows,
-            accepted=policy.accepted(sent_rows),
-            ks=policy.truncation_k(sent_rows),
+            accepted=accepted,
+            ks=ks,
             prio=None if priority_key is None else as_f64(priority_key[sent_rows]),
-            skip_sums=ledger.block_skip_sums(start, rows.shape[0], sent_rows),
-            sent_sums=ledger.sent_sums(sent_rows),
+            skip_sums=skip_sums,
+            sent_sums=sent_sums,
         )
 
 

@@ -2,10 +2,10 @@
 
 Requests (one trace sequence each) come from :mod:`cuhlm_sim.model.device_base`. Per request
 the device asks the policy for a whole block of decisions at once, then advances through
-the block: a run of m skipped tokens followed by a transmitted one costs one timeout of their
-summed drafting times ((m + 1)·τ when times are fixed; per-token draws from the device's own
-stream otherwise, :mod:`cuhlm_sim.model.timing`), and a skipped token never touches a shared
-resource or creates an event of its own.
+the block: a run of m skipped tokens followed by a transmitted one costs one scheduled call
+after their summed drafting times ((m + 1)·τ when times are fixed; per-token draws from the
+device's own stream otherwise, :mod:`cuhlm_sim.model.timing`), and a skipped token never
+touches a shared resource or creates an event of its own.
 
 Tokens are booked with the recorder per block (one call), assuming every token of the block
 commits inside the measurement window: the skips, and what is known in advance of each
@@ -85,9 +85,10 @@ class Device(DeviceBase):
         return self._cum
 
     # -- hybrid devices (SLM drafts, some drafts verified) ---------------------------------
-    # Skipped tokens and the wait for a verification are chained with callbacks on
-    # timeouts rather than a generator process: a process resume costs more than the rest
-    # of a token's bookkeeping, and this model has no other use for a process per device.
+    # Skipped tokens and the wait for a verification are chained with scheduled calls
+    # (Environment.call_later) rather than a generator process: a process resume costs more
+    # than the rest of a token's bookkeeping, and this model has no other use for a process
+    # per device.
 
     def _serve(self, n: int) -> None:
         self._left = n

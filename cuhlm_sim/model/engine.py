@@ -149,7 +149,7 @@ def simulate(
         params.duration_s,
         params.warmup_s,
     )
-    # The run allocates millions of short-lived, acyclic objects (jobs, timeouts); the cyclic
+    # The run allocates millions of short-lived, acyclic objects (jobs, queue entries); the cyclic
     # collector only costs time here (~8 %), so it is paused for the run.
     gc_was_enabled = gc.isenabled()
     gc.disable()

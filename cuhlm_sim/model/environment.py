@@ -53,8 +53,8 @@ class Environment(simpy.Environment):
     guards compare it with the tokens simulated).
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
         self.events_processed = 0
         self._lane: tuple | None = None  # earlier than every heap entry, or None
 
@@ -98,7 +98,10 @@ class Environment(simpy.Environment):
         return self._queue[0][0] if self._queue else Infinity
 
     def step(self) -> None:
-        """Process the next event or call (SimPy's step, for callers that step by hand)."""
+        """Process the next event or call (SimPy's step, for callers that step by hand).
+
+        Unlike SimPy, a numeric ``run(until)`` leaves no stop event behind, so ``step`` and
+        ``peek`` after it see the next real entry."""
         if self._lane is None and not self._queue:
             raise EmptySchedule
         self._now, _, _, fn, arg = self._pop()
@@ -108,7 +111,10 @@ class Environment(simpy.Environment):
     def run(self, until: float | Event | None = None) -> Any:
         """Run up to the time ``until``: everything SimPy's ``run(until)`` would process (the
         instant ``until`` itself only for URGENT events scheduled before the call), then the
-        clock stands at ``until``. An Event or None as ``until`` goes to SimPy's own loop."""
+        clock stands at ``until``. An Event or None as ``until`` goes to SimPy's own loop.
+
+        The stop is a key, not a queued event: if an exception escapes the run, nothing of
+        this run is left in the queue (SimPy's would stop the next run at this ``until``)."""
         if until is None or isinstance(until, Event):
             return super().run(until)
         at = float(until)
@@ -135,6 +141,8 @@ class Environment(simpy.Environment):
                 self._now = t
                 n += 1
                 entry[3](entry[4])
+        except StopSimulation as exc:  # a stop callback left by an earlier run(until=event)
+            return exc.args[0]
         finally:
             self.events_processed += n
         self._now = at

@@ -118,5 +118,5 @@ class RunResult(Generic[R]):
     payload: PayloadModel
     spectral_efficiency: np.ndarray  # [num_devices] bit/s/Hz
     snr_db: np.ndarray  # [num_devices] dB
-    events: int  # SimPy events processed (a speed-regression handle)
+    events: int  # queued calls and SimPy events processed (a speed-regression handle)
     requests_done: int

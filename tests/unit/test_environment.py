@@ -145,3 +145,24 @@ def test_run_until_an_event_is_simpys_loop():
     assert env.run(until=done) == "ok" and env.now == 1.0
     env.run()
     assert env.now == 2.0 and env.peek() == float("inf")
+
+
+def test_a_stop_callback_left_by_an_earlier_run_ends_a_numeric_run_as_in_simpy():
+    """run(until=event) that fails leaves SimPy's stop callback on the event; when the event
+    fires later, inside run(until=number), that run returns at once, in both loops."""
+
+    def script(env):
+        ev = env.event()
+        with pytest.raises(RuntimeError):
+            env.run(until=ev)  # nothing scheduled: SimPy raises, the callback stays
+        env.timeout(1.0).callbacks.append(lambda _e: ev.succeed("v"))
+        env.timeout(2.0)
+        return env.run(until=5.0), env.now
+
+    assert script(Environment()) == script(simpy.Environment()) == ("v", 1.0)
+
+
+def test_initial_time_is_simpys():
+    env = Environment(initial_time=5.0)
+    env.call_later(1.0, lambda _: None)
+    assert env.now == 5.0 and env.peek() == 6.0

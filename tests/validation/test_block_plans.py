@@ -3,6 +3,7 @@ devices reuse the plan, and sharing changes no result."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cuhlm_sim.config.schema import Scenario
@@ -70,6 +71,31 @@ def test_shared_plans_give_the_results_of_deciding_every_block_afresh(
     assert shared == alone
     # Deciding alone, the devices decided the same blocks many times over.
     assert len(made) > 2 * len(set(made)) > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("uhlm", {"log_tokens": True}),  # the exact path books every token from the plan
+        ("ihlm", {"discipline": "priority_importance"}),  # plans carry the queue priorities
+    ],
+)
+def test_shared_plans_on_the_exact_path_and_with_priorities(trace, monkeypatch, kind, extra):
+    log = extra.get("log_tokens", False)
+    data = _scenario(kind, threshold=0.081).model_dump()
+    data["policy"]["importance_source"] = "synthetic" if kind == "ihlm" else "trace"
+    if "discipline" in extra:
+        data["server"]["discipline"] = extra["discipline"]
+    scn = Scenario.model_validate(data)
+    shared = run_scenario(scn, trace=trace, log_tokens=log)
+    monkeypatch.setattr(engine, "BlockPlans", lambda: None)
+    alone = run_scenario(scn, trace=trace, log_tokens=log)
+    for out in (shared, alone):
+        out.summary.pop("wall_time_s")
+    assert shared.summary == alone.summary
+    if log:
+        a, b = shared.result.recorder.token_log(), alone.result.recorder.token_log()
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_each_block_is_decided_once_per_run(trace, monkeypatch):
