@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cuhlm_sim.atomic import atomic_path
 
@@ -34,6 +34,20 @@ def flatten_summary(summary: Mapping[str, Any] | None) -> dict[str, float]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def t975(dof: int) -> float:
+    """Student-t quantile t_{0.975, dof}.
+
+    ``scipy.special.stdtrit`` is the function ``scipy.stats.t.ppf`` evaluates (the same
+    value, bit for bit), imported here on first use: ``scipy.stats`` costs about a second of
+    start-up in every process that imports this module (each ``cuhlm`` command), for one
+    number per repetition count.
+    """
+    from scipy.special import stdtrit
+
+    return float(stdtrit(dof, 0.975))
+
+
 def ci95_half_width(values: np.ndarray) -> float:
     """Student-t 95% half-width t_{0.975, n-1} s / sqrt(n); NaN below two values."""
 
@@ -41,7 +55,7 @@ def ci95_half_width(values: np.ndarray) -> float:
     n = values.size
     if n < 2:
         return math.nan
-    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return float(t975(n - 1) * values.std(ddof=1) / math.sqrt(n))
 
 
 def points_frame(runs: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
