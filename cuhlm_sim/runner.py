@@ -132,6 +132,7 @@ def run_scenario(
     count_events: bool = False,
     progress: Callable[[float, float], None] | None = None,
     check_memory: bool = True,
+    replay: Callable[[Scenario, TraceArrays], TraceArrays] = replayed_trace,
 ) -> RunOutput:
     """Simulate ``scenario``; pass ``trace`` to reuse one already loaded (the prompt
     bootstrap, when on, draws from it without changing it). With ``warmup_s: auto`` this is
@@ -142,14 +143,15 @@ def run_scenario(
     With ``check_memory`` a run whose estimated memory (:mod:`cuhlm_sim.memory`) exceeds
     what the machine has available is refused before the trace or the devices are built.
     ``progress(simulated_s, end_s)`` is called as each run advances (results do not
-    change)."""
+    change). ``replay(scenario, trace)`` makes the replayed trace (:func:`replayed_trace`;
+    sweeps pass one that keeps each seed's prompt draw, which depends on nothing else)."""
     if trace is None:
         trace = _load_trace_checked(scenario) if check_memory else load_scenario_trace(scenario)
     resample = scenario.trace.resample_prompts is True
     scenario = scenario.model_copy(
         update={"trace": scenario.trace.model_copy(update={"resample_prompts": resample})}
     )
-    trace = replayed_trace(scenario, trace)
+    trace = replay(scenario, trace)
     if check_memory:
         check_fits(_run_estimate(scenario, trace, log_tokens))
     t0 = time.perf_counter()

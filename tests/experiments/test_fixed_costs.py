@@ -3,14 +3,27 @@ prompt draw of each seed (issue 16, item 5). Counted with patched loaders, never
 
 from __future__ import annotations
 
+import collections
 import math
+import multiprocessing
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cuhlm_sim.config import build
+from cuhlm_sim.config.load import apply_overrides
+from cuhlm_sim.config.schema import Scenario
+from cuhlm_sim.experiments.capacity import find_capacity, parse_slo
+from cuhlm_sim.experiments.executors import InProcessExecutor, ProcessPoolRunner
 from cuhlm_sim.experiments.results import ci95_half_width, t975
+from cuhlm_sim.experiments.sweep import RunStore, run_tasks
+from cuhlm_sim.experiments.sweep import runner as sweep_runner
+from cuhlm_sim.experiments.sweep.plan import RunTask, derived_seeds, run_key, with_sweep_defaults
+from tests.experiments.conftest import TINY
 
 
 def test_t_quantile_matches_closed_forms_and_scipy_stats():
@@ -48,3 +61,137 @@ def test_a_capacity_search_never_imports_scipy_stats():
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _counting(monkeypatch, module, name: str, log: Path) -> None:
+    """Replace ``module.name`` with a wrapper that appends this process's id to ``log``
+    (a file, so calls made in forked pool workers are counted too)."""
+    real = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        with log.open("a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+
+
+def _calls(log: Path) -> collections.Counter[int]:
+    if not log.exists():
+        return collections.Counter()
+    return collections.Counter(int(x) for x in log.read_text(encoding="utf-8").split())
+
+
+@pytest.fixture
+def empty_caches(monkeypatch):
+    """This process's trace and prompt-draw caches, empty for the test and restored after."""
+    monkeypatch.setattr(sweep_runner, "_TRACE_CACHE", {})
+    monkeypatch.setattr(sweep_runner, "_REPLAY_CACHE", {})
+
+
+def test_a_search_loads_the_trace_once_and_draws_each_seeds_prompts_once(
+    monkeypatch, tmp_path, empty_caches
+):
+    """In one process: 2 axis values x (1, 2, ...) devices x 2 repetitions, one trace load
+    (the metric probe's, reused by every run) and one prompt draw per repetition seed."""
+    loads, draws = tmp_path / "loads", tmp_path / "draws"
+    _counting(monkeypatch, sweep_runner, "load_scenario_trace", loads)
+    _counting(monkeypatch, build, "resample_prompts", draws)
+    store = RunStore(None)
+    find_capacity(
+        Scenario.model_validate(TINY),
+        [parse_slo("gpu_utilization<=1.0")],
+        [("policy.kind", ["hlm", "uhlm"])],
+        repetitions=2,
+        max_devices=4,
+        store=store,
+    )
+    assert len(store._memory) == 2 * 3 * 2  # devices 1, 2, 4 at both values, 2 seeds each
+    assert sum(_calls(loads).values()) == 1
+    assert sum(_calls(draws).values()) == 2
+
+
+def test_kept_prompt_draws_give_the_same_runs_and_cannot_be_changed(monkeypatch, empty_caches):
+    """The same tasks with the draw kept and made afresh per run: equal records (but the wall
+    time); a kept draw's arrays are read-only, the loaded trace's are not."""
+    base = Scenario.model_validate(TINY)
+    tasks = []
+    for n in (1, 3):
+        for rep, seed in enumerate(derived_seeds(base.seed, 2)):
+            config = with_sweep_defaults(
+                apply_overrides(
+                    base.model_dump(mode="json"), [("devices.count", n), ("seed", seed)]
+                )
+            )
+            tasks.append(RunTask(run_key(config), n, rep, seed, {"devices.count": n}, config))
+
+    def records() -> dict[str, dict]:
+        out = {}
+        for rec in InProcessExecutor().imap(sweep_runner.execute_run, tasks):
+            assert rec["status"] == "ok", rec["error"]
+            out[rec["key"]] = {k: v for k, v in rec.items() if k != "wall_time_s"}
+            out[rec["key"]]["summary"].pop("wall_time_s")
+        return out
+
+    kept = records()
+    assert len(sweep_runner._REPLAY_CACHE) == 2
+    monkeypatch.setattr(sweep_runner, "REPLAY_CACHE_BYTES", 0)  # nothing is kept
+    sweep_runner._REPLAY_CACHE.clear()
+    assert records() == kept
+    assert not sweep_runner._REPLAY_CACHE
+    scn = Scenario.model_validate(tasks[0].config)
+    monkeypatch.setattr(sweep_runner, "REPLAY_CACHE_BYTES", 64 << 20)
+    loaded = sweep_runner.cached_trace(scn)
+    drawn = sweep_runner.cached_replay(scn, loaded)
+    assert drawn is sweep_runner.cached_replay(scn, loaded)
+    with pytest.raises(ValueError, match="read-only"):
+        drawn.uncertainty[0] = 1.0
+    assert loaded.uncertainty.flags.writeable
+
+
+def test_prompt_draws_kept_are_bounded_in_bytes(monkeypatch, empty_caches):
+    """Oldest draw out first once the bound is reached; a draw larger than it is not kept."""
+    base = Scenario.model_validate({**TINY, "trace": {**TINY["trace"], "resample_prompts": True}})
+    trace = sweep_runner.cached_trace(base)
+    one = sweep_runner.trace_nbytes(sweep_runner.cached_replay(base, trace))
+    sweep_runner._REPLAY_CACHE.clear()
+    monkeypatch.setattr(sweep_runner, "REPLAY_CACHE_BYTES", 2 * one)
+    for seed in (1, 2, 3):
+        sweep_runner.cached_replay(base.model_copy(update={"seed": seed}), trace)
+    assert [seed for _, seed in sweep_runner._REPLAY_CACHE] == [2, 3]
+    monkeypatch.setattr(sweep_runner, "REPLAY_CACHE_BYTES", one - 1)
+    sweep_runner._REPLAY_CACHE.clear()
+    sweep_runner.cached_replay(base, trace)
+    assert not sweep_runner._REPLAY_CACHE
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork",
+    reason="counts calls through a patch that only forked workers inherit",
+)
+def test_pool_workers_load_the_trace_once_each(monkeypatch, tmp_path, empty_caches):
+    """A 2-process pool, 12 runs of 2 seeds: each process loads the trace at most once and
+    draws each seed's prompts at most once; no run reads the trace file again."""
+    loads, draws = tmp_path / "loads", tmp_path / "draws"
+    _counting(monkeypatch, sweep_runner, "load_scenario_trace", loads)
+    _counting(monkeypatch, build, "resample_prompts", draws)
+    base = Scenario.model_validate(TINY)
+    tasks = []
+    for n in (1, 2, 3, 4, 5, 6):
+        for rep, seed in enumerate(derived_seeds(base.seed, 2)):
+            config = with_sweep_defaults(
+                apply_overrides(
+                    base.model_dump(mode="json"), [("devices.count", n), ("seed", seed)]
+                )
+            )
+            tasks.append(RunTask(run_key(config), n, rep, seed, {"devices.count": n}, config))
+    pool = ProcessPoolRunner(2)
+    try:
+        records = run_tasks(tasks, RunStore(None), pool)
+    finally:
+        pool.close()
+    assert {r["status"] for r in records.values()} == {"ok"} and len(records) == 12
+    per_process = _calls(loads)
+    assert per_process and set(per_process.values()) == {1} and len(per_process) <= 2
+    assert os.getpid() not in per_process  # the parent ran nothing
+    assert max(_calls(draws).values()) <= 2

@@ -9,6 +9,7 @@ goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cuhlm_sim import MODEL_REVISION, __version__
-from cuhlm_sim.config.build import load_scenario_trace
+from cuhlm_sim.config.build import load_scenario_trace, replayed_trace
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.experiments.executors import Executor, InProcessExecutor
 from cuhlm_sim.experiments.sweep.plan import RunTask, SweepPlan
@@ -40,13 +42,33 @@ log = logging.getLogger(__name__)
 #: Traces already loaded in this process, by trace config (a worker reuses them across runs).
 _TRACE_CACHE: dict[str, TraceArrays] = {}
 _TRACE_CACHE_SIZE = 2
+#: Prompt draws already made in this process, by (trace config, seed): a capacity search runs
+#: every device count and axis value with the same few repetition seeds (a sweep every point),
+#: and a draw depends on the trace and the seed only. Bounded in bytes, oldest out first; a
+#: draw larger than the bound is not kept. The kept arrays are read-only, so no run can
+#: change what the next one replays.
+_REPLAY_CACHE: dict[tuple[str, int], tuple[TraceArrays, int]] = {}
+REPLAY_CACHE_BYTES = 64 << 20
+
+
+def _trace_key(scn: Scenario) -> str:
+    return json.dumps(
+        scn.trace.model_dump(mode="json", exclude={"resample_prompts"}), sort_keys=True
+    )
+
+
+def trace_nbytes(trace: TraceArrays) -> int:
+    """Bytes of the trace's arrays."""
+    return sum(
+        v.nbytes
+        for f in dataclasses.fields(trace)
+        if isinstance(v := getattr(trace, f.name), np.ndarray)
+    )
 
 
 def cached_trace(scn: Scenario) -> TraceArrays:
     """The trace as loaded (before any prompt bootstrap, which each run draws from it)."""
-    key = json.dumps(
-        scn.trace.model_dump(mode="json", exclude={"resample_prompts"}), sort_keys=True
-    )
+    key = _trace_key(scn)
     trace = _TRACE_CACHE.get(key)
     if trace is None:
         trace = load_scenario_trace(scn)
@@ -54,6 +76,29 @@ def cached_trace(scn: Scenario) -> TraceArrays:
             _TRACE_CACHE.pop(next(iter(_TRACE_CACHE)))
         _TRACE_CACHE[key] = trace
     return trace
+
+
+def cached_replay(scn: Scenario, trace: TraceArrays) -> TraceArrays:
+    """:func:`~cuhlm_sim.config.build.replayed_trace` of ``trace`` (the scenario's trace as
+    loaded, :func:`cached_trace`), each seed's prompt draw made once per process."""
+    if scn.trace.resample_prompts is not True:
+        return replayed_trace(scn, trace)
+    key = (_trace_key(scn), scn.seed)
+    hit = _REPLAY_CACHE.pop(key, None)  # re-inserted below: the most recently used is last
+    if hit is not None:
+        _REPLAY_CACHE[key] = hit
+        return hit[0]
+    out = replayed_trace(scn, trace)
+    for f in dataclasses.fields(out):  # the draw's own arrays, not those shared with trace
+        v = getattr(out, f.name)
+        if isinstance(v, np.ndarray) and v is not getattr(trace, f.name):
+            v.flags.writeable = False
+    size = trace_nbytes(out)
+    if size <= REPLAY_CACHE_BYTES:
+        while sum(n for _, n in _REPLAY_CACHE.values()) + size > REPLAY_CACHE_BYTES:
+            _REPLAY_CACHE.pop(next(iter(_REPLAY_CACHE)))
+        _REPLAY_CACHE[key] = (out, size)
+    return out
 
 
 def execute_run(task: RunTask) -> dict[str, Any]:
@@ -74,7 +119,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         scn = Scenario.model_validate(task.config)
-        out = run_scenario(scn, trace=cached_trace(scn))
+        out = run_scenario(scn, trace=cached_trace(scn), replay=cached_replay)
         record["summary"] = out.summary
     except Exception as exc:  # a failed run is data, not a reason to stop the sweep
         record["status"] = "failed"
