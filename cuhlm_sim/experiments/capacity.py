@@ -10,9 +10,12 @@ error. The search assumes the metrics are monotone in the number of devices, whi
 latencies and utilisations of a shared cell up to simulation noise; the per-count means and
 95% CIs in the output show how close the boundary evaluations are.
 
-Searches for all axis values advance in lock step, so each step submits every value's
-repetitions to the executor at once. Runs are keyed and stored like sweep runs: with an output
-folder, an interrupted search resumes without repeating a run. Like sweep runs, they replay
+The searches of the axis values run side by side: all first counts are submitted at once,
+and each value's next count as soon as its own repetitions are in (not when every value's
+are), so no worker waits for the slowest value of a step. Each search sees only its own
+results, so the counts tried and the capacities do not depend on the order runs finish in.
+Runs are keyed and stored like sweep runs: with an output folder, an interrupted search
+resumes without repeating a run. Like sweep runs, they replay
 their own draw of the trace's prompts unless the scenario turns it off (``SWEEP_DEFAULTS``).
 """
 
@@ -236,33 +239,49 @@ def find_capacity(
     seeds = derived_seeds(base.seed, repetitions)
     entries = [CapacityEntry(params) for params, _ in points]
     searches = [_search(start, max_devices, resolution) for _ in points]
-    pending = {i: next(s) for i, s in enumerate(searches)}
-    while pending:
-        tasks: dict[tuple[int, int], list[RunTask]] = {}
-        for i, n in pending.items():
-            params, data = points[i]
-            tasks[i, n] = []
-            for rep, seed in enumerate(seeds):
-                config = apply_overrides(data, [("devices.count", n), ("seed", seed)])
-                config = with_sweep_defaults(
-                    Scenario.model_validate(config).model_dump(mode="json")
-                )
-                run_params = {**params, "devices.count": n}
-                tasks[i, n].append(RunTask(run_key(config), i, rep, seed, run_params, config))
-        flat = [t for ts in tasks.values() for t in ts]
-        records = run_tasks(flat, store, executor, on_result=on_result)
-        nxt: dict[int, int] = {}
-        for (i, n), ts in tasks.items():
-            passed = _evaluate(entries[i], n, [records[t.key] for t in ts], slos)
+    current: dict[int, tuple[int, list[RunTask]]] = {}  # point -> (count, its tasks)
+    waiting: dict[str, list[int]] = {}  # run key -> points whose current count needs it
+    got: dict[int, dict[str, dict[str, Any]]] = {}  # point -> records of its current count
+
+    def tasks_for(i: int, n: int) -> list[RunTask]:
+        """Point ``i``'s runs at ``n`` devices, one per repetition seed."""
+        params, data = points[i]
+        tasks = []
+        for rep, seed in enumerate(seeds):
+            config = apply_overrides(data, [("devices.count", n), ("seed", seed)])
+            config = with_sweep_defaults(Scenario.model_validate(config).model_dump(mode="json"))
+            run_params = {**params, "devices.count": n}
+            tasks.append(RunTask(run_key(config), i, rep, seed, run_params, config))
+        current[i], got[i] = (n, tasks), {}
+        for t in tasks:
+            waiting.setdefault(t.key, []).append(i)
+        return tasks
+
+    def then(record: dict[str, Any]) -> list[RunTask]:
+        """Give ``record`` to the points waiting for it; a point with all its repetitions in
+        is evaluated, and its next count's runs (if its search goes on) are returned."""
+        more: list[RunTask] = []
+        for i in waiting.pop(record["key"], []):
+            got[i][record["key"]] = record
+            n, tasks = current[i]
+            if len(got[i]) < len({t.key for t in tasks}):
+                continue
+            passed = _evaluate(entries[i], n, [got[i][t.key] for t in tasks], slos)
             try:
-                nxt[i] = searches[i].send(passed)
+                more += tasks_for(i, searches[i].send(passed))
             except StopIteration as stop:
                 lo, hi = stop.value
                 e = entries[i]
                 e.capacity, e.lower, e.upper = lo, lo, hi
                 e.capped = hi > max_devices
                 e.capacity_requests_per_s = _rate_at(e, lo)
-        pending = nxt
+                del current[i]
+        return more
+
+    first = [t for i, s in enumerate(searches) for t in tasks_for(i, next(s))]
+    run_tasks(first, store, executor, on_result=on_result, then=then)
+    if current:  # every search ends when its last count is evaluated
+        raise RuntimeError(f"capacity: searches of points {sorted(current)} did not finish")
     return entries
 
 

@@ -1,7 +1,9 @@
 """Where runs execute: in this process, a local process pool, or a dask.distributed cluster.
 
 Each executor maps a picklable function over items and yields results as they finish, so the
-sweep and capacity code never know which one they use.
+sweep and capacity code never know which one they use. ``then(result)`` may hand back more
+items, run as soon as a worker is free: a capacity search submits a point's next device count
+when that point's repetitions are in, instead of waiting for every point's (no lock step).
 
 Pool workers never outlive the command: each one asks the kernel to kill it when its parent
 dies (``prctl(PR_SET_PDEATHSIG)`` on Linux) and also watches ``os.getppid()`` (other systems,
@@ -12,8 +14,10 @@ parent should react (stop, keep what is stored, say so), not every worker with a
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
+import itertools
 import logging
 import os
 import signal
@@ -21,16 +25,26 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
 from cuhlm_sim.errors import CuhlmError, MissingExtraError
 
+#: ``then(result)``: the items that finishing ``result`` makes ready (none: an empty list).
+Then = Callable[[Any], Sequence[Any]]
+
+
+def _nothing_more(_result: Any) -> Sequence[Any]:
+    return ()
+
 
 class Executor(Protocol):
-    """Runs ``fn`` over items and yields results as they finish (any order)."""
+    """Runs ``fn`` over items and yields results as they finish (any order); after a result
+    is yielded and the consumer asks for the next one, ``then(result)``'s items are run too."""
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]: ...
+    def imap(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], then: Then = _nothing_more
+    ) -> Iterator[Any]: ...
 
     def close(self) -> None: ...
 
@@ -38,9 +52,14 @@ class Executor(Protocol):
 class InProcessExecutor:
     """One run after another in this process (``--workers 1``; easy to debug and to patch)."""
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
-        for item in items:
-            yield fn(item)
+    def imap(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], then: Then = _nothing_more
+    ) -> Iterator[Any]:
+        queue = collections.deque(items)
+        while queue:
+            result = fn(queue.popleft())
+            yield result
+            queue.extend(then(result))
 
     def close(self) -> None:
         return None
@@ -92,7 +111,9 @@ class ProcessPoolRunner:
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[Any]] = []
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+    def imap(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], then: Then = _nothing_more
+    ) -> Iterator[Any]:
         if not items:
             return
         if self._pool is None:
@@ -102,13 +123,20 @@ class ProcessPoolRunner:
                 initializer=exit_with_parent,
                 initargs=(os.getpid(), main),
             )
-        futures = [self._pool.submit(fn, item) for item in items]
-        self._futures = futures
+        pool = self._pool
+        self._futures = [pool.submit(fn, item) for item in items]
+        pending = set(self._futures)
         try:
-            for fut in as_completed(futures):
-                yield fut.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    result = fut.result()
+                    yield result
+                    more = [pool.submit(fn, item) for item in then(result)]
+                    self._futures.extend(more)
+                    pending.update(more)
         except BaseException:
-            for fut in futures:
+            for fut in self._futures:
                 fut.cancel()
             raise
 
@@ -166,18 +194,28 @@ class DaskRunner:
             raise CuhlmError(f"--scheduler {address}: cannot connect ({exc})") from None
         self._own_client = True
 
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+    def imap(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], then: Then = _nothing_more
+    ) -> Iterator[Any]:
         from distributed import as_completed as dask_as_completed
 
         if not items:
             return
-        futures = [
-            self.client.submit(fn, item, key=f"cuhlm-{getattr(item, 'key', i)}", pure=False)
-            for i, item in enumerate(items)
-        ]
+        count = itertools.count()
+
+        def submit(item: Any) -> Any:
+            key = f"cuhlm-{getattr(item, 'key', next(count))}"
+            return self.client.submit(fn, item, key=key, pure=False)
+
+        futures = [submit(item) for item in items]
+        running = dask_as_completed(futures)
         try:
-            for fut in dask_as_completed(futures):
-                yield fut.result()
+            for fut in running:
+                result = fut.result()
+                yield result
+                for item in then(result):
+                    futures.append(submit(item))
+                    running.add(futures[-1])
         except BaseException:
             self.client.cancel(futures)
             raise

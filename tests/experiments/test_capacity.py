@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -177,3 +179,92 @@ def test_capacity_through_dask_matches_in_process():
         e.to_json()["evaluations"] for e in local
     ]
     assert remote[0].capacity == local[0].capacity == 10
+
+
+# --- the searches of the axis values run side by side -------------------------------------------
+
+
+class OrderedExecutor:
+    """In this process, one pending item at a time, the one at index ``pick(pending)``: a
+    stand-in for workers that finish runs in any order."""
+
+    def __init__(self, pick: Callable[[list[Any]], int]) -> None:
+        self.pick = pick
+        self.ran: list[Any] = []
+
+    def imap(self, fn, items, then=lambda _r: ()):
+        pending = list(items)
+        while pending:
+            item = pending.pop(self.pick(pending))
+            self.ran.append(item)
+            result = fn(item)
+            yield result
+            pending.extend(then(result))
+
+    def close(self) -> None:
+        return None
+
+
+TWO_POINTS = [("server.llm_latency_s", [0.01, 0.02])]
+QUEUE_SLO = [parse_slo("mean_gpu_queue_wait_s<=0.001")]
+
+
+def test_a_point_goes_on_while_another_points_runs_are_pending():
+    """Point 1's runs are slow (run only when nothing of point 0 is pending): point 0's
+    whole search finishes first, which a lock step (every point's count in before any point's
+    next) could not do. Same capacities as one run after another."""
+    base = Scenario.model_validate(gpu_bound())
+    ex = OrderedExecutor(
+        lambda pending: next((k for k, t in enumerate(pending) if t.point == 0), 0)
+    )
+    entries = find_capacity(base, QUEUE_SLO, TWO_POINTS, repetitions=2, executor=ex)
+    points = [t.point for t in ex.ran]
+    assert points == sorted(points) and set(points) == {0, 1}
+    assert [e.capacity for e in entries] == [10, 5]
+    in_order = find_capacity(base, QUEUE_SLO, TWO_POINTS, repetitions=2)
+    assert [e.to_json() for e in entries] == [e.to_json() for e in in_order]
+
+
+@pytest.mark.parametrize("order", ["last first", "shuffled"])
+def test_capacities_do_not_depend_on_the_order_runs_finish_in(order):
+    rng = random.Random(4)
+    pick = (lambda p: len(p) - 1) if order == "last first" else (lambda p: rng.randrange(len(p)))
+    base = Scenario.model_validate(gpu_bound())
+    got = find_capacity(base, QUEUE_SLO, TWO_POINTS, repetitions=2, executor=OrderedExecutor(pick))
+    want = find_capacity(base, QUEUE_SLO, TWO_POINTS, repetitions=2)
+    assert [e.to_json() for e in got] == [e.to_json() for e in want]
+
+
+def test_equal_axis_values_share_their_runs():
+    """Two equal values wait for the same runs: each is run once and both searches end."""
+    base = Scenario.model_validate(gpu_bound())
+    ran: list[str] = []
+    a, b = find_capacity(
+        base,
+        QUEUE_SLO,
+        [("server.llm_latency_s", [0.02, 0.02])],
+        repetitions=2,
+        on_result=ran.append,
+    )
+    assert a.to_json() == b.to_json() and a.capacity == 5
+    assert sorted(r["key"] for r in ran) == sorted(r["key"] for r in a.runs)
+
+
+def test_a_half_stored_search_runs_only_what_is_missing(tmp_path):
+    """Stored runs count as done (and lead on to the next counts) without running again."""
+    base = Scenario.model_validate(gpu_bound())
+    store = RunStore(tmp_path / "runs")
+    full = find_capacity(base, QUEUE_SLO, TWO_POINTS, repetitions=2)
+    kept = [r["key"] for r in full[0].runs[:5]]  # point 0's first counts
+    ran: list[dict[str, Any]] = []
+    find_capacity(base, QUEUE_SLO, TWO_POINTS, repetitions=2, store=store, on_result=ran.append)
+    for path in (tmp_path / "runs").glob("*.json"):
+        if path.stem not in kept:
+            path.unlink()
+    ran.clear()
+    again = find_capacity(
+        base, QUEUE_SLO, TWO_POINTS, repetitions=2, store=store, on_result=ran.append
+    )
+    assert [e.to_json() for e in again] == [e.to_json() for e in full]
+    every = {r["key"] for e in full for r in e.runs}
+    assert sorted(r["key"] for r in ran) == sorted(every - set(kept))

@@ -18,7 +18,7 @@ from cuhlm_sim.config import build
 from cuhlm_sim.config.load import apply_overrides
 from cuhlm_sim.config.schema import Scenario
 from cuhlm_sim.experiments.capacity import find_capacity, parse_slo
-from cuhlm_sim.experiments.executors import InProcessExecutor, ProcessPoolRunner
+from cuhlm_sim.experiments.executors import InProcessExecutor, ProcessPoolRunner, make_executor
 from cuhlm_sim.experiments.results import ci95_half_width, t975
 from cuhlm_sim.experiments.sweep import RunStore, run_tasks
 from cuhlm_sim.experiments.sweep import runner as sweep_runner
@@ -195,3 +195,18 @@ def test_pool_workers_load_the_trace_once_each(monkeypatch, tmp_path, empty_cach
     assert per_process and set(per_process.values()) == {1} and len(per_process) <= 2
     assert os.getpid() not in per_process  # the parent ran nothing
     assert max(_calls(draws).values()) <= 2
+
+
+def _halve(n: int) -> int:
+    return n // 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_executors_run_what_then_hands_back(workers):
+    """``then(result)``'s items are run too: halving 40 and 7 down to 0 from the two seeds."""
+    ex = make_executor(workers)
+    try:
+        got = list(ex.imap(_halve, [40, 7], lambda r: [r] if r else []))
+    finally:
+        ex.close()
+    assert sorted(got) == sorted([20, 10, 5, 2, 1, 0, 3, 1, 0])

@@ -137,22 +137,47 @@ def run_tasks(
     *,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     retry_failed: bool = False,
+    then: Callable[[dict[str, Any]], Sequence[RunTask]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every task whose key is not stored yet; return all records by key.
 
     Records are written as they arrive, so Ctrl-C or a crash loses at most the runs in flight.
+    ``then(record)``, called once for every record of a task given (stored, or run and
+    stored), returns further tasks, run the same way as soon as a worker is free: a capacity
+    search's next device counts.
     """
     records: dict[str, dict[str, Any]] = {}
-    todo: list[RunTask] = []
-    for task in dict((t.key, t) for t in tasks).values():
-        rec = store.get(task.key)
-        if rec is not None and (rec["status"] == "ok" or not retry_failed):
-            records[task.key] = rec
-        else:
-            todo.append(task)
+    queued: set[str] = set()
+    follow = then or (lambda _rec: ())
+
+    def to_run(batch: Sequence[RunTask]) -> list[RunTask]:
+        """The tasks of ``batch`` to execute; stored ones (and what they lead to) are done."""
+        todo: list[RunTask] = []
+        waiting = list(batch)
+        while waiting:
+            task = waiting.pop(0)
+            rec = records.get(task.key)
+            if rec is None and task.key not in queued:
+                rec = store.get(task.key)
+                if rec is not None and rec["status"] != "ok" and retry_failed:
+                    rec = None
+                if rec is not None:
+                    records[task.key] = rec
+            if rec is not None:
+                waiting.extend(follow(rec))
+            elif task.key not in queued:  # a key already in flight gets its record then
+                queued.add(task.key)
+                todo.append(task)
+        return todo
+
+    todo = to_run(tasks)
     log.debug("%d runs stored, %d to run", len(records), len(todo))
+
+    def finished(rec: dict[str, Any]) -> list[RunTask]:
+        return to_run(follow(rec))
+
     executor = executor or InProcessExecutor()
-    for rec in executor.imap(execute_run, todo):
+    for rec in executor.imap(execute_run, todo, finished):
         store.put(rec)
         records[rec["key"]] = rec
         if rec["status"] != "ok":
