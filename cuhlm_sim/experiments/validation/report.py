@@ -128,7 +128,8 @@ def render(rep: Report, paths: Paths, commit: str, now: dt.datetime | None = Non
         "<!-- GENERATED FILE: do not edit by hand. -->",
         f"**Generated** by {COMMAND} on {now:%Y-%m-%d %H:%M} UTC at commit `{commit}` "
         f"({rep.runs} simulation runs, {rep.wall_s:.0f} s wall time). Do not edit by hand: "
-        "change `analysis/validate.py` and rerun.",
+        "change the claims and closed forms in `cuhlm_sim/experiments/validation/` "
+        "(`table.py`) and rerun.",
         "",
         "Method. Each paper scenario (`scenarios/*_paper.yaml`, `scenarios/energy_aware.yaml`; "
         "their headers tag every value SEC or ASM after `docs/theory.md`) "
