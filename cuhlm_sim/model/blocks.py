@@ -55,10 +55,6 @@ class BlockPlan:
     skip_sums: np.ndarray  # the ledger's SKIP sums over the block's skipped rows
     sent_sums: np.ndarray  # the ledger's SENT sums over its transmitted rows
 
-    @property
-    def n_sent(self) -> int:
-        return len(self.sent_pos)
-
     @classmethod
     def decide(
         cls,

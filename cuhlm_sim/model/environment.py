@@ -127,6 +127,7 @@ class Environment(simpy.Environment):
         n = 0
         try:
             while True:
+                # _pop, written out: this loop runs once per event of the model
                 entry = self._lane
                 if entry is not None:
                     self._lane = None
